@@ -1,0 +1,191 @@
+package io.snakepit.shm.cli;
+
+import com.ericsson.otp.erlang.OtpEpmd;
+import com.ericsson.otp.erlang.OtpPeer;
+import io.snakepit.shm.node.ShmNode;
+import io.snakepit.shm.platform.Platforms;
+import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.SharedMemoryPlatform;
+import io.snakepit.shm.registry.ShmConfig;
+import io.snakepit.shm.registry.ShmException;
+import io.snakepit.shm.segment.ManagerInstance;
+import io.snakepit.shm.segment.SegmentStore;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.SecureRandom;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+
+/**
+ * {@code snakepit-shm node}: checks the environment (cookie, shm dir, epmd, name), starts
+ * the {@link ShmNode}, prints {@code ready <node>} and serves until SIGTERM, SIGINT or
+ * (with {@code --exit-on-stdin-eof}) the end of stdin. Returns the exit status.
+ */
+public final class NodeCommand {
+  private static final Logger LOG = LoggerFactory.getLogger(NodeCommand.class);
+  private static final int EPMD_PORT = 4369;
+  private static final long SHUTDOWN_WAIT_MS = 30_000;
+
+  private NodeCommand() {}
+
+  public static int run(NodeOptions o) throws UsageException, InterruptedException {
+    if (o.help()) {
+      System.out.print(NodeOptions.USAGE);
+      return 0;
+    }
+    String cookie = cookie(o);
+    String fullName = o.name().contains("@") ? o.name() : o.name() + "@" + shortHostName();
+    checkShmDir(o.shmDir());
+    checkEpmd();
+    checkNameFree(fullName);
+
+    SharedMemoryPlatform platform = Platforms.forCurrentOs();
+    long pid = platform.currentPid();
+    ManagerInstance instance = new ManagerInstance(fullName, pid, platform.processStartTicks(pid),
+        new SecureRandom().nextLong(), platform.bootId());
+    ShmConfig config;
+    try {
+      config = ShmConfig.defaults(platform.statFs(o.shmDir()).totalBytes());
+      if (o.configFile() != null) {
+        config = config.with(ConfigFile.read(o.configFile()));
+      }
+    } catch (ShmException e) {
+      throw new UsageException(UsageException.BAD_ARGUMENTS, "config file " + o.configFile() + ": " + e.getMessage());
+    } catch (PlatformException e) {
+      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + o.shmDir() + ": " + e.getMessage());
+    }
+
+    ShmNode node;
+    try {
+      node = new ShmNode(fullName, cookie, platform, new SegmentStore(platform, o.shmDir(), instance), config);
+    } catch (IOException e) {
+      throw new UsageException(UsageException.ENVIRONMENT, "cannot start node " + fullName + ": " + e.getMessage());
+    }
+    Signal.handle(new Signal("TERM"), s -> node.requestShutdown());
+    Signal.handle(new Signal("INT"), s -> node.requestShutdown());
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      node.requestShutdown();
+      try {
+        node.awaitShutdown(SHUTDOWN_WAIT_MS);
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+    }, "snakepit-shm-shutdown"));
+    node.start();
+    if (o.exitOnStdinEof()) {
+      watchStdin(node);
+    }
+    LOG.info("serving as {} (shm dir {}, pid {})", fullName, o.shmDir(), pid);
+    System.out.println("ready " + fullName);
+    System.out.flush();
+    while (!node.awaitShutdown(Long.MAX_VALUE)) {
+      // wait for the owner thread to finish its cleanup
+    }
+    LOG.info("stopped");
+    return 0;
+  }
+
+  private static String cookie(NodeOptions o) throws UsageException {
+    if (o.cookie() != null) {
+      if (o.cookie().isEmpty()) {
+        throw new UsageException(UsageException.BAD_ARGUMENTS, "--cookie must not be empty");
+      }
+      return o.cookie();
+    }
+    Path file = o.cookieFile() != null ? o.cookieFile() : Path.of(System.getProperty("user.home"), ".erlang.cookie");
+    String source = o.cookieFile() != null ? "--cookie-file " + file : "the default cookie file " + file;
+    try {
+      String c = Files.readString(file, StandardCharsets.UTF_8).strip();
+      if (c.isEmpty()) {
+        throw new UsageException(UsageException.ENVIRONMENT, source + " is empty");
+      }
+      return c;
+    } catch (IOException e) {
+      throw new UsageException(UsageException.ENVIRONMENT, "cannot read " + source + " (" + e.getClass().getSimpleName()
+          + "); pass --cookie or --cookie-file");
+    }
+  }
+
+  private static void checkShmDir(Path dir) throws UsageException {
+    if (Files.isSymbolicLink(dir)) {
+      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " is a symbolic link; name the real directory");
+    }
+    if (!Files.isDirectory(dir)) {
+      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " does not exist or is not a directory");
+    }
+    if (!Files.isWritable(dir)) {
+      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " is not writable by this user");
+    }
+    try {
+      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
+      boolean sticky = Files.getAttribute(dir, "unix:mode") instanceof Integer mode && (mode & 01000) != 0;
+      if (perms.contains(PosixFilePermission.OTHERS_WRITE) && !sticky) {
+        throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir
+            + " is world-writable without the sticky bit; run chmod +t " + dir + " or use another directory");
+      }
+    } catch (IOException | UnsupportedOperationException e) {
+      // permissions are checked where the file system reports them
+    }
+  }
+
+  private static void checkEpmd() throws UsageException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", EPMD_PORT), 2000);
+    } catch (IOException e) {
+      throw new UsageException(UsageException.ENVIRONMENT, "epmd is not reachable on port " + EPMD_PORT
+          + " (" + e.getMessage() + "); start it with 'epmd -daemon'");
+    }
+  }
+
+  private static void checkNameFree(String fullName) throws UsageException {
+    try {
+      if (OtpEpmd.lookupPort(new OtpPeer(fullName)) > 0) {
+        throw new UsageException(UsageException.ENVIRONMENT, "node name " + fullName
+            + " is already registered with epmd (is another node running?); choose another --name");
+      }
+    } catch (IOException e) {
+      throw new UsageException(UsageException.ENVIRONMENT, "epmd lookup of " + fullName + " failed: " + e.getMessage());
+    }
+  }
+
+  /** The host part Erlang's short names use: the kernel host name up to the first dot. */
+  static String shortHostName() {
+    String host;
+    try {
+      host = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+    } catch (IOException e) {
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (IOException e2) {
+        host = "localhost";
+      }
+    }
+    int dot = host.indexOf('.');
+    return dot > 0 ? host.substring(0, dot) : host;
+  }
+
+  private static void watchStdin(ShmNode node) {
+    Thread t = new Thread(() -> {
+      byte[] buf = new byte[256];
+      try (InputStream in = System.in) {
+        while (in.read(buf) >= 0) {
+          // the node reads nothing from stdin; it only waits for the end
+        }
+      } catch (IOException ignored) {
+        // a broken stdin is an end too
+      }
+      LOG.info("stdin closed: shutting down");
+      node.requestShutdown();
+    }, "snakepit-shm-stdin");
+    t.setDaemon(true);
+    t.start();
+  }
+}

@@ -1,0 +1,92 @@
+package io.snakepit.shm.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The options of {@code snakepit-shm node}, parsed without side effects. Parsing errors
+ * are returned as {@link UsageException}s, never by exiting.
+ *
+ * @param name            node name, with or without {@code @host}
+ * @param cookie          cookie given on the command line, or null
+ * @param cookieFile      file to read the cookie from, or null
+ * @param shmDir          where segments live
+ * @param configFile      configuration file, or null
+ * @param exitOnStdinEof  exit when stdin closes
+ * @param help            print usage and exit
+ */
+public record NodeOptions(String name, String cookie, Path cookieFile, Path shmDir, Path configFile,
+    boolean exitOnStdinEof, boolean help) {
+
+  public static final String DEFAULT_NAME = "snakepit_shm";
+  public static final Path DEFAULT_SHM_DIR = Path.of("/dev/shm");
+
+  public static final String USAGE = String.join("\n",
+      "usage: snakepit-shm node [options]",
+      "",
+      "Starts the shared-memory manager as a hidden Erlang node and prints",
+      "'ready <node>' on stdout when it serves.",
+      "",
+      "options:",
+      "  --name NAME           node name, NAME or NAME@HOST (default: snakepit_shm@<short hostname>)",
+      "  --cookie COOKIE       distribution cookie (default: contents of ~/.erlang.cookie)",
+      "  --cookie-file FILE    read the cookie from FILE (default: ~/.erlang.cookie)",
+      "  --shm-dir DIR         directory of segments, a tmpfs or hugetlbfs (default: /dev/shm)",
+      "  --config FILE         configuration file, 'key = value' lines (default: none)",
+      "  --exit-on-stdin-eof   exit when stdin closes, for use as an Erlang Port (default: off)",
+      "  --help                print this help",
+      "");
+
+  /** Parses the arguments after {@code node}. */
+  public static NodeOptions parse(List<String> args) throws UsageException {
+    String name = DEFAULT_NAME;
+    String cookie = null;
+    Path cookieFile = null;
+    Path shmDir = DEFAULT_SHM_DIR;
+    Path config = null;
+    boolean exitOnEof = false;
+    boolean help = false;
+    for (int i = 0; i < args.size(); i++) {
+      String a = args.get(i);
+      String flag = a;
+      String inline = null;
+      int eq = a.indexOf('=');
+      if (a.startsWith("--") && eq > 0) {
+        flag = a.substring(0, eq);
+        inline = a.substring(eq + 1);
+      }
+      switch (flag) {
+        case "--name" -> name = value(args, i++, flag, inline);
+        case "--cookie" -> cookie = value(args, i++, flag, inline);
+        case "--cookie-file" -> cookieFile = Path.of(value(args, i++, flag, inline));
+        case "--shm-dir" -> shmDir = Path.of(value(args, i++, flag, inline));
+        case "--config" -> config = Path.of(value(args, i++, flag, inline));
+        case "--exit-on-stdin-eof" -> exitOnEof = true;
+        case "--help", "-h" -> help = true;
+        default -> throw new UsageException(UsageException.BAD_ARGUMENTS,
+            "unknown option '" + a + "' for node (see snakepit-shm node --help)");
+      }
+      if (inline != null) {
+        i--;
+      }
+    }
+    if (cookie != null && cookieFile != null) {
+      throw new UsageException(UsageException.BAD_ARGUMENTS, "give --cookie or --cookie-file, not both");
+    }
+    if (!name.matches("[A-Za-z0-9_\\-]+(@[A-Za-z0-9_.\\-]+)?")) {
+      throw new UsageException(UsageException.BAD_ARGUMENTS,
+          "bad node name '" + name + "': use letters, digits, _ and -, optionally @host");
+    }
+    return new NodeOptions(name, cookie, cookieFile, shmDir, config, exitOnEof, help);
+  }
+
+  private static String value(List<String> args, int i, String flag, String inline) throws UsageException {
+    if (inline != null) {
+      return inline;
+    }
+    if (i + 1 >= args.size() || args.get(i + 1).startsWith("--")) {
+      throw new UsageException(UsageException.BAD_ARGUMENTS, flag + " needs a value");
+    }
+    return args.get(i + 1);
+  }
+}

@@ -1,0 +1,309 @@
+package io.snakepit.shm.node;
+
+import com.ericsson.otp.erlang.OtpErlangAtom;
+import com.ericsson.otp.erlang.OtpErlangLong;
+import com.ericsson.otp.erlang.OtpErlangMap;
+import com.ericsson.otp.erlang.OtpErlangObject;
+import com.ericsson.otp.erlang.OtpErlangPid;
+import com.ericsson.otp.erlang.OtpErlangTuple;
+import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.SharedMemoryPlatform;
+import io.snakepit.shm.registry.Access;
+import io.snakepit.shm.registry.AllocateRequest;
+import io.snakepit.shm.registry.ErrorCode;
+import io.snakepit.shm.registry.Holder;
+import io.snakepit.shm.registry.ListFilter;
+import io.snakepit.shm.registry.Region;
+import io.snakepit.shm.registry.RegionRegistry;
+import io.snakepit.shm.registry.ShmException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns one request term into a reply term: decodes it, calls the registry, encodes the
+ * result. Every failure becomes {@code {:error, map}} at one place ({@link #handle}).
+ *
+ * <p>Thread-safety: none; called on the node's owner thread only.
+ */
+final class RequestHandler {
+  private static final Set<String> ALLOCATE_KEYS =
+      Set.of("holder", "session", "tenant", "sensitive", "ttl_ms", "label", "access");
+  private static final Set<String> ACQUIRE_KEYS = Set.of("holder", "access", "tenant");
+  private static final Set<String> RELEASE_KEYS = Set.of("holder", "tenant");
+  private static final Set<String> LIST_KEYS = Set.of("session", "tenant", "label", "holder", "limit");
+
+  private final RegionRegistry registry;
+  private final SharedMemoryPlatform platform;
+  private final Path shmDir;
+  private final String nodeName;
+  private final Metrics metrics;
+  private final long startedMs = System.currentTimeMillis();
+
+  RequestHandler(RegionRegistry registry, SharedMemoryPlatform platform, Path shmDir, String nodeName,
+      Metrics metrics) {
+    this.registry = registry;
+    this.platform = platform;
+    this.shmDir = shmDir;
+    this.nodeName = nodeName;
+    this.metrics = metrics;
+  }
+
+  /** The reply to {@code request} from {@code caller}; never throws for bad input. */
+  OtpErlangObject handle(OtpErlangObject request, OtpErlangPid caller) {
+    String call = callName(request);
+    long startNs = System.nanoTime();
+    try {
+      return dispatch(call, request, caller);
+    } catch (ShmException e) {
+      metrics.recordError(e.code());
+      return Terms.error(e);
+    } catch (PlatformException e) {
+      metrics.recordError(ErrorCode.PLATFORM_ERROR);
+      return Terms.error(ShmException.of(ErrorCode.PLATFORM_ERROR, e.getMessage(), "Check the node's log.")
+          .with("errno", (long) e.errno()).with("call", e.call()));
+    } catch (RuntimeException | StackOverflowError e) {
+      metrics.recordError(ErrorCode.INVALID_REQUEST);
+      return Terms.error(ShmException.invalid("request could not be handled: " + e));
+    } finally {
+      metrics.recordCall(call, System.nanoTime() - startNs);
+    }
+  }
+
+  private static String callName(OtpErlangObject request) {
+    if (request instanceof OtpErlangAtom a) {
+      return known(a.atomValue());
+    }
+    if (request instanceof OtpErlangTuple t && t.arity() > 0 && t.elementAt(0) instanceof OtpErlangAtom a) {
+      return known(a.atomValue());
+    }
+    return "unknown";
+  }
+
+  private static String known(String name) {
+    return switch (name) {
+      case "allocate", "acquire", "release", "free", "info", "list", "release_session", "stats", "health", "gc",
+          "config", "ping" -> name;
+      default -> "unknown";
+    };
+  }
+
+  private OtpErlangObject dispatch(String call, OtpErlangObject req, OtpErlangPid caller) {
+    long now = System.currentTimeMillis();
+    Holder callerHolder = new Holder.BeamProcess(caller);
+    if (req instanceof OtpErlangAtom) {
+      return switch (call) {
+        case "stats" -> Terms.ok(Terms.map(stats(now)));
+        case "health" -> Terms.ok(Terms.map(health()));
+        case "gc" -> Terms.ok(Terms.map(gc(now)));
+        case "ping" -> Terms.ok(Terms.map(Map.of("node", new ShmException.Atom(nodeName),
+            "pid", platform.currentPid())));
+        default -> throw unknown(req);
+      };
+    }
+    if (!(req instanceof OtpErlangTuple t)) {
+      throw unknown(req);
+    }
+    int arity = t.arity();
+    switch (call + "/" + arity) {
+      case "allocate/3": {
+        long size = Requests.longValue(t.elementAt(1), "size");
+        Options o = Options.parse(t.elementAt(2), ALLOCATE_KEYS, "allocate options");
+        Holder holder = o.holder(callerHolder, platform::processStartTicks);
+        Access access = o.access("access", Access.READ_WRITE);
+        Region r = registry.allocate(new AllocateRequest(size, holder, o.text("session"), o.text("tenant"),
+            o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
+        return Terms.ok(Terms.map(descriptor(r, access)));
+      }
+      case "acquire/3": {
+        long id = Requests.regionId(t.elementAt(1));
+        Options o = Options.parse(t.elementAt(2), ACQUIRE_KEYS, "acquire options");
+        Holder holder = o.holder(callerHolder, platform::processStartTicks);
+        Access access = o.access("access", Access.READ_WRITE);
+        Region r = registry.acquire(id, holder, o.text("tenant"), now);
+        return Terms.ok(Terms.map(descriptor(r, access)));
+      }
+      case "release/3": {
+        long id = Requests.regionId(t.elementAt(1));
+        Options o = Options.parse(t.elementAt(2), RELEASE_KEYS, "release options");
+        registry.release(id, o.holder(callerHolder, platform::processStartTicks), o.text("tenant"), now);
+        return Terms.OK;
+      }
+      case "free/2":
+      case "free/3": {
+        long id = Requests.regionId(t.elementAt(1));
+        Options o = Options.parse(arity == 3 ? t.elementAt(2) : new OtpErlangMap(), RELEASE_KEYS, "free options");
+        registry.free(id, o.holder(callerHolder, platform::processStartTicks), o.text("tenant"), now);
+        return Terms.OK;
+      }
+      case "info/2":
+        return Terms.ok(Terms.map(info(registry.info(Requests.regionId(t.elementAt(1))))));
+      case "list/2": {
+        Options o = Options.parse(t.elementAt(1), LIST_KEYS, "list filter");
+        ListFilter f = new ListFilter(o.text("session"), o.text("tenant"), o.text("label"),
+            o.has("holder") ? o.holder(null, pid -> Math.max(platform.processStartTicks(pid), 0)) : null,
+            o.positiveInt("limit", ListFilter.DEFAULT_LIMIT));
+        List<Object> infos = new ArrayList<>();
+        for (Region r : registry.list(f)) {
+          infos.add(info(r));
+        }
+        return Terms.ok(Terms.term(infos));
+      }
+      case "release_session/2": {
+        String session = Requests.text(t.elementAt(1), "session", Options.MAX_TEXT_BYTES);
+        return Terms.ok(Terms.map(Map.of("released", (long) registry.releaseSession(session, now))));
+      }
+      case "config/2":
+        return config(t.elementAt(1));
+      default:
+        throw unknown(req);
+    }
+  }
+
+  private OtpErlangObject config(OtpErlangObject arg) {
+    if (arg instanceof OtpErlangAtom a && a.atomValue().equals("get")) {
+      return Terms.ok(Terms.map(registry.config().asMap()));
+    }
+    if (arg instanceof OtpErlangTuple t && t.arity() == 2 && t.elementAt(0) instanceof OtpErlangAtom a
+        && a.atomValue().equals("set") && t.elementAt(1) instanceof OtpErlangMap m) {
+      Map<String, Object> changes = new LinkedHashMap<>();
+      for (OtpErlangObject k : m.keys()) {
+        if (!(k instanceof OtpErlangAtom ka)) {
+          throw ShmException.invalid("configuration keys must be atoms, got " + Requests.show(k));
+        }
+        OtpErlangObject v = m.get(k);
+        Object value = v instanceof OtpErlangLong n && n.bitLength() <= 63 ? (Object) n.longValue()
+            : v instanceof OtpErlangAtom va ? new ShmException.Atom(va.atomValue()) : v;
+        changes.put(ka.atomValue(), value);
+      }
+      return Terms.ok(Terms.map(registry.configure(changes).asMap()));
+    }
+    throw ShmException.invalid("config takes :get or {:set, map}, got " + Requests.show(arg));
+  }
+
+  private static ShmException unknown(OtpErlangObject req) {
+    return ShmException.invalid("unknown request " + Requests.show(req));
+  }
+
+  // ---------------------------------------------------------------- encoding
+
+  private Map<String, Object> descriptor(Region r, Access access) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", r.idText());
+    m.put("generation", r.generation());
+    m.put("segment", r.segment().shmName());
+    m.put("path", r.segment().path().toString());
+    m.put("offset", r.payloadOffsetBytes());
+    m.put("size", r.sizeBytes());
+    m.put("access", new ShmException.Atom(access.atom()));
+    m.put("tenant", r.tenant());
+    m.put("session", r.session());
+    return m;
+  }
+
+  private static Map<String, Object> info(Region r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", r.idText());
+    m.put("generation", r.generation());
+    m.put("segment", r.segment().shmName());
+    m.put("path", r.segment().path().toString());
+    m.put("offset", r.payloadOffsetBytes());
+    m.put("size", r.sizeBytes());
+    m.put("state", new ShmException.Atom(r.state().atom()));
+    m.put("refcount", (long) r.refcount());
+    List<Object> holders = new ArrayList<>();
+    for (Map.Entry<Holder, Integer> e : r.holders().entrySet()) {
+      Map<String, Object> h = new LinkedHashMap<>();
+      h.put("holder", holderTerm(e.getKey()));
+      h.put("refs", (long) e.getValue());
+      holders.add(h);
+    }
+    m.put("holders", holders);
+    m.put("tenant", r.tenant());
+    m.put("session", r.session());
+    m.put("label", r.label());
+    m.put("access", new ShmException.Atom(r.access().atom()));
+    m.put("sensitive", r.sensitive());
+    m.put("ttl_ms", r.ttlMs() > 0 ? (Object) r.ttlMs() : null);
+    m.put("created_ms", r.createdMs());
+    m.put("last_access_ms", r.lastAccessMs());
+    m.put("access_count", r.accessCount());
+    return m;
+  }
+
+  static OtpErlangObject holderTerm(Holder h) {
+    if (h instanceof Holder.BeamProcess b) {
+      return (OtpErlangObject) b.pid();
+    }
+    Holder.OsProcess p = (Holder.OsProcess) h;
+    return Terms.tuple(Terms.atom("os_pid"), new OtpErlangLong(p.pid()));
+  }
+
+  private Map<String, Object> stats(long now) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("regions", (long) registry.regionCount());
+    m.put("segments", (long) (registry.pooledSegmentCount() + registry.dedicatedSegmentCount()));
+    m.put("pooled_segments", (long) registry.pooledSegmentCount());
+    m.put("dedicated_segments", (long) registry.dedicatedSegmentCount());
+    m.put("bytes_in_use", registry.bytesInUse());
+    m.put("bytes_reserved", registry.bytesReserved());
+    long[] pool = registry.poolFreeAndLargestBytes();
+    m.put("pool_free_bytes", pool[0]);
+    m.put("pool_largest_free_bytes", pool[1]);
+    m.put("holders", (long) registry.holderCount());
+    m.put("deallocated_total", registry.deallocatedTotal());
+    m.put("holder_deaths_total", registry.holderDeathsTotal());
+    m.put("calls", metrics.callsAsMap());
+    m.put("errors", metrics.errorsAsMap());
+    m.put("dropped_messages", metrics.droppedMessages());
+    m.put("uptime_ms", now - startedMs);
+    return m;
+  }
+
+  private Map<String, Object> health() {
+    List<Object> checks = new ArrayList<>();
+    String status = "ok";
+    try {
+      SharedMemoryPlatform.FsStat fs = platform.statFs(shmDir);
+      long limit = registry.config().maxTotalBytes();
+      double used = limit == 0 ? 0 : (double) registry.bytesInUse() / limit;
+      checks.add(check("shm_dir", "ok", shmDir + ": " + (fs.availableBytes() >> 20) + " MiB free of "
+          + (fs.totalBytes() >> 20) + " MiB"));
+      String capacity = used >= 0.9 ? "degraded" : "ok";
+      checks.add(check("capacity", capacity, String.format("%.1f%% of max_total_bytes in use", used * 100)));
+      if (capacity.equals("degraded")) {
+        status = "degraded";
+      }
+    } catch (PlatformException e) {
+      checks.add(check("shm_dir", "failing", e.getMessage()));
+      status = "failing";
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("status", new ShmException.Atom(status));
+    m.put("checks", checks);
+    m.put("shm_dir", shmDir.toString());
+    m.put("node", new ShmException.Atom(nodeName));
+    m.put("regions", (long) registry.regionCount());
+    return m;
+  }
+
+  private static Map<String, Object> check(String name, String status, String detail) {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("name", new ShmException.Atom(name));
+    c.put("status", new ShmException.Atom(status));
+    c.put("detail", detail);
+    return c;
+  }
+
+  private Map<String, Object> gc(long now) {
+    RegionRegistry.GcResult r = registry.gc(now);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("deallocated", (long) r.deallocated());
+    m.put("os_pid_holders_dropped", (long) r.osPidHoldersDropped());
+    m.put("segments_released", (long) r.segmentsReleased());
+    return m;
+  }
+}

@@ -1,0 +1,232 @@
+package io.snakepit.shm.node;
+
+import com.ericsson.otp.erlang.OtpErlangAtom;
+import com.ericsson.otp.erlang.OtpErlangDecodeException;
+import com.ericsson.otp.erlang.OtpErlangExit;
+import com.ericsson.otp.erlang.OtpErlangObject;
+import com.ericsson.otp.erlang.OtpErlangPid;
+import com.ericsson.otp.erlang.OtpErlangTuple;
+import com.ericsson.otp.erlang.OtpMbox;
+import com.ericsson.otp.erlang.OtpMsg;
+import com.ericsson.otp.erlang.OtpNode;
+import io.snakepit.shm.platform.SharedMemoryPlatform;
+import io.snakepit.shm.registry.Holder;
+import io.snakepit.shm.registry.HolderListener;
+import io.snakepit.shm.registry.RegionRegistry;
+import io.snakepit.shm.registry.ShmException;
+import io.snakepit.shm.segment.SegmentStore;
+import io.snakepit.shm.registry.ShmConfig;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The hidden Erlang node: registers the mailbox {@code snakepit_shm} and serves
+ * GenServer calls from one owner thread, which is also the only thread that touches the
+ * registry. Link exits of holder pids (including {@code noconnection} when their node
+ * goes) arrive on that thread as {@link OtpErlangExit} and drop the holder's references.
+ *
+ * <p>Lifecycle: {@link #start()} once, then {@link #requestShutdown()} from any thread
+ * and {@link #awaitShutdown()}; shutdown deallocates every region (zeroing as
+ * configured), removes every segment and closes the node.
+ *
+ * <p>The node holds a strong reference to its mailbox (JInterface keeps mailboxes only
+ * weakly).
+ */
+public final class ShmNode implements HolderListener {
+  /** The registered mailbox name of CONTRACT section 2. */
+  public static final String MAILBOX_NAME = "snakepit_shm";
+  private static final Logger LOG = LoggerFactory.getLogger(ShmNode.class);
+  private static final long MAX_WAIT_MS = 1000;
+
+  private final OtpNode node;
+  private final OtpMbox mailbox;
+  private final OtpMbox wakeMailbox;
+  private final RegionRegistry registry;
+  private final RequestHandler handler;
+  private final Metrics metrics = new Metrics();
+  private final Thread owner;
+  private final Deque<OtpErlangPid> deadOnLink = new ArrayDeque<>();
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile boolean shutdownRequested;
+
+  /**
+   * Creates the node (publishing it to epmd) and the registry. The caller checks first
+   * that epmd runs and the name is free, for clear errors.
+   */
+  public ShmNode(String fullNodeName, String cookie, SharedMemoryPlatform platform, SegmentStore store,
+      ShmConfig config) throws java.io.IOException {
+    this.node = new OtpNode(fullNodeName, cookie);
+    this.mailbox = node.createMbox(MAILBOX_NAME);
+    if (mailbox == null) {
+      node.close();
+      throw new java.io.IOException("could not register the mailbox " + MAILBOX_NAME);
+    }
+    this.wakeMailbox = node.createMbox();
+    this.registry = new RegionRegistry(store, config, this);
+    this.handler = new RequestHandler(registry, platform, store.shmDir(), node.node(), metrics);
+    this.owner = new Thread(this::serve, "snakepit-shm-owner");
+  }
+
+  /** The full node name, e.g. {@code snakepit_shm@host}. */
+  public String nodeName() {
+    return node.node();
+  }
+
+  public void start() {
+    owner.start();
+  }
+
+  /** Asks the owner thread to shut down; returns at once. Safe from any thread, repeatable. */
+  public void requestShutdown() {
+    shutdownRequested = true;
+    wakeMailbox.send(mailbox.self(), new OtpErlangAtom("wake"));
+  }
+
+  /** Waits until shutdown has finished, at most {@code timeoutMs}; true if it finished. */
+  public boolean awaitShutdown(long timeoutMs) throws InterruptedException {
+    return stopped.await(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  private void serve() {
+    try {
+      while (!shutdownRequested) {
+        long now = System.currentTimeMillis();
+        long next = registry.tick(now);
+        processDeadOnLink(now);
+        long waitMs = Math.max(1, Math.min(next - now, MAX_WAIT_MS));
+        OtpMsg msg;
+        try {
+          msg = mailbox.receiveMsg(waitMs);
+        } catch (InterruptedException timedOut) {
+          // JInterface's queue signals a timeout with InterruptedException; the loop
+          // condition, not the interrupt, decides whether to stop.
+          continue;
+        } catch (OtpErlangExit exit) {
+          metrics.recordHolderExit();
+          OtpErlangPid pid = exit.pid();
+          LOG.debug("linked pid {} exited: {}", pid, exit.reason());
+          if (pid != null) {
+            registry.dropHolder(new Holder.BeamProcess(pid), System.currentTimeMillis());
+          }
+          continue;
+        }
+        if (msg != null) {
+          handleMessage(msg);
+        }
+      }
+    } catch (RuntimeException | Error e) {
+      LOG.error("owner thread failed; shutting down", e);
+    } finally {
+      shutdownNow();
+    }
+  }
+
+  private void handleMessage(OtpMsg msg) {
+    OtpErlangObject term;
+    try {
+      term = msg.getMsg();
+    } catch (OtpErlangDecodeException e) {
+      metrics.recordDropped();
+      LOG.warn("dropped a message that could not be decoded: {}", e.getMessage());
+      return;
+    }
+    try {
+      dispatch(term);
+    } catch (RuntimeException | StackOverflowError e) {
+      metrics.recordDropped();
+      LOG.warn("dropped a message: {}", e.toString());
+    }
+  }
+
+  private void dispatch(OtpErlangObject term) {
+    if (!(term instanceof OtpErlangTuple t) || t.arity() == 0 || !(t.elementAt(0) instanceof OtpErlangAtom tag)) {
+      if (!(term instanceof OtpErlangAtom a && a.atomValue().equals("wake"))) {
+        metrics.recordDropped();
+        LOG.debug("dropped an unexpected message {}", Requests.show(term));
+      }
+      return;
+    }
+    switch (tag.atomValue()) {
+      case "$gen_call" -> {
+        OtpErlangTuple from = from(t);
+        if (from == null) {
+          metrics.recordDropped();
+          LOG.warn("dropped a call with a malformed from: {}", Requests.show(term));
+          return;
+        }
+        OtpErlangPid caller = (OtpErlangPid) from.elementAt(0);
+        OtpErlangObject reply = handler.handle(t.elementAt(2), caller);
+        mailbox.send(caller, Terms.tuple(from.elementAt(1), reply));
+      }
+      case "system" -> {
+        OtpErlangTuple from = t.arity() == 3 ? from(t) : null;
+        if (from != null) {
+          mailbox.send((OtpErlangPid) from.elementAt(0), Terms.tuple(from.elementAt(1), Terms.error(
+              ShmException.invalid("system messages are not supported: snakepit_shm is not an OTP process"))));
+        } else {
+          metrics.recordDropped();
+        }
+      }
+      case "$gen_cast" -> LOG.debug("ignored a cast: {}", Requests.show(term));
+      default -> {
+        metrics.recordDropped();
+        LOG.debug("dropped an unexpected message {}", Requests.show(term));
+      }
+    }
+  }
+
+  /** The {@code {pid, tag}} of a 3-tuple call, or null when malformed. */
+  private static OtpErlangTuple from(OtpErlangTuple t) {
+    if (t.arity() == 3 && t.elementAt(1) instanceof OtpErlangTuple from && from.arity() == 2
+        && from.elementAt(0) instanceof OtpErlangPid) {
+      return from;
+    }
+    return null;
+  }
+
+  private void processDeadOnLink(long now) {
+    while (!deadOnLink.isEmpty()) {
+      registry.dropHolder(new Holder.BeamProcess(deadOnLink.poll()), now);
+    }
+  }
+
+  private void shutdownNow() {
+    try {
+      LOG.info("shutting down: releasing {} region(s)", registry.regionCount());
+      registry.shutdown();
+    } catch (RuntimeException e) {
+      LOG.error("shutdown cleanup failed", e);
+    } finally {
+      node.closeMbox(wakeMailbox);
+      node.closeMbox(mailbox);
+      node.close();
+      stopped.countDown();
+    }
+  }
+
+  // ---------------------------------------------------------------- HolderListener
+
+  @Override
+  public void onFirstHold(Holder holder) {
+    if (holder instanceof Holder.BeamProcess b) {
+      OtpErlangPid pid = (OtpErlangPid) b.pid();
+      try {
+        mailbox.link(pid);
+      } catch (OtpErlangExit e) {
+        LOG.info("holder {} could not be linked ({}); its references will be dropped", pid, e.reason());
+        deadOnLink.add(pid);
+      }
+    }
+  }
+
+  @Override
+  public void onLastRelease(Holder holder) {
+    if (holder instanceof Holder.BeamProcess b) {
+      mailbox.unlink((OtpErlangPid) b.pid());
+    }
+  }
+}

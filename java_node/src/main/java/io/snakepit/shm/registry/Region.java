@@ -1,0 +1,208 @@
+package io.snakepit.shm.registry;
+
+import io.snakepit.shm.segment.Segment;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One region: a payload inside a segment, its holders and its metadata. Mutable; owned by
+ * the registry's owner thread, which is the only thread that reads or writes it.
+ */
+public final class Region {
+  /** Lifecycle as seen by callers. */
+  public enum State {
+    /** Acquirable. */
+    LIVE("live"),
+    /** {@code free} was called: no new acquires; deallocated when the last reference goes. */
+    FREED("freed");
+
+    private final String atom;
+
+    State(String atom) {
+      this.atom = atom;
+    }
+
+    public String atom() {
+      return atom;
+    }
+  }
+
+  private final long id;
+  private final long generation;
+  private final Segment segment;
+  private final long headerOffsetBytes;
+  private final long sizeBytes;
+  private final long blockBytes;
+  private final boolean sensitive;
+  private final String tenant;
+  private final String session;
+  private final String label;
+  private final Access access;
+  private final long ttlMs;
+  private final long createdMs;
+  private final Map<Holder, Integer> refsByHolder = new LinkedHashMap<>();
+  private State state = State.LIVE;
+  private int refcount;
+  private long lastAccessMs;
+  private long accessCount;
+  /** When the grace period ends, or -1 while referenced. */
+  long deallocateAtMs = -1;
+  boolean deallocated;
+
+  Region(long id, long generation, Segment segment, long headerOffsetBytes, long sizeBytes, long blockBytes,
+      boolean sensitive, String tenant, String session, String label, Access access, long ttlMs, long createdMs) {
+    this.id = id;
+    this.generation = generation;
+    this.segment = segment;
+    this.headerOffsetBytes = headerOffsetBytes;
+    this.sizeBytes = sizeBytes;
+    this.blockBytes = blockBytes;
+    this.sensitive = sensitive;
+    this.tenant = tenant;
+    this.session = session;
+    this.label = label;
+    this.access = access;
+    this.ttlMs = ttlMs;
+    this.createdMs = createdMs;
+    this.lastAccessMs = createdMs;
+  }
+
+  /** The id on the wire: 16 lowercase hex digits. */
+  public static String formatId(long id) {
+    String hex = Long.toHexString(id);
+    return "0".repeat(16 - hex.length()) + hex;
+  }
+
+  public long id() {
+    return id;
+  }
+
+  public String idText() {
+    return formatId(id);
+  }
+
+  public long generation() {
+    return generation;
+  }
+
+  public Segment segment() {
+    return segment;
+  }
+
+  /** Offset of the region header in the segment file. */
+  public long headerOffsetBytes() {
+    return headerOffsetBytes;
+  }
+
+  /** Offset of the first payload byte in the segment file (a multiple of 64). */
+  public long payloadOffsetBytes() {
+    return headerOffsetBytes + RegionLayoutMath.BLOCK_OVERHEAD_BYTES;
+  }
+
+  /** Exact payload size asked for. */
+  public long sizeBytes() {
+    return sizeBytes;
+  }
+
+  /** Bytes the region occupies in its segment: header plus aligned payload. */
+  public long blockBytes() {
+    return blockBytes;
+  }
+
+  public boolean sensitive() {
+    return sensitive;
+  }
+
+  public String tenant() {
+    return tenant;
+  }
+
+  public String session() {
+    return session;
+  }
+
+  public String label() {
+    return label;
+  }
+
+  /** The access the region was allocated with. */
+  public Access access() {
+    return access;
+  }
+
+  /** Time to live, or 0 for none. */
+  public long ttlMs() {
+    return ttlMs;
+  }
+
+  public long createdMs() {
+    return createdMs;
+  }
+
+  public State state() {
+    return state;
+  }
+
+  void markFreed() {
+    state = State.FREED;
+  }
+
+  public int refcount() {
+    return refcount;
+  }
+
+  /** Holders and their reference counts, in the order they first held. */
+  public Map<Holder, Integer> holders() {
+    return Collections.unmodifiableMap(refsByHolder);
+  }
+
+  public long lastAccessMs() {
+    return lastAccessMs;
+  }
+
+  /** Number of allocate and acquire calls that handed this region out. */
+  public long accessCount() {
+    return accessCount;
+  }
+
+  void recordAccess(long nowMs) {
+    lastAccessMs = nowMs;
+    accessCount++;
+  }
+
+  /** Adds one reference; returns true when this holder had none before. */
+  boolean addRef(Holder h) {
+    refcount++;
+    return refsByHolder.merge(h, 1, Integer::sum) == 1;
+  }
+
+  /** Drops one reference of {@code h}; returns the holder's remaining count, or -1 if it held none. */
+  int dropRef(Holder h) {
+    Integer n = refsByHolder.get(h);
+    if (n == null) {
+      return -1;
+    }
+    refcount--;
+    if (n == 1) {
+      refsByHolder.remove(h);
+      return 0;
+    }
+    refsByHolder.put(h, n - 1);
+    return n - 1;
+  }
+
+  /** Drops every reference of {@code h}; returns how many it had. */
+  int dropAllRefs(Holder h) {
+    Integer n = refsByHolder.remove(h);
+    if (n == null) {
+      return 0;
+    }
+    refcount -= n;
+    return n;
+  }
+
+  boolean isHeldBy(Holder h) {
+    return refsByHolder.containsKey(h);
+  }
+}

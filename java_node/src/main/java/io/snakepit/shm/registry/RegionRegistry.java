@@ -1,0 +1,591 @@
+package io.snakepit.shm.registry;
+
+import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.segment.RegionHeaderLayout;
+import io.snakepit.shm.segment.Segment;
+import io.snakepit.shm.segment.SegmentHeaderLayout;
+import io.snakepit.shm.segment.SegmentStore;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * All regions, holders, pooled segments and their lifetimes: allocation, references,
+ * grace periods, time-to-live, holder death and deallocation.
+ *
+ * <p>Thread-safety: <b>none, by design</b>. One thread, the node's owner thread, calls
+ * every method; counts are plain fields. Times are passed in as {@code nowMs} so the
+ * logic is deterministic under test.
+ *
+ * <p>Errors are thrown as {@link ShmException} with a code and a remediation; a failed
+ * call changes nothing (an allocation that fails gives back what it took).
+ */
+public final class RegionRegistry {
+  private static final Logger LOG = LoggerFactory.getLogger(RegionRegistry.class);
+  private static final long ID_SEQUENCE_BITS = 40;
+
+  private record Deadline(long atMs, Region region) {}
+
+  private final SegmentStore store;
+  private final HolderListener listener;
+  private ShmConfig config;
+
+  private final Map<Long, Region> regions = new HashMap<>();
+  private final Map<Holder, Set<Region>> regionsByHolder = new HashMap<>();
+  private final Map<Holder, Long> bytesByHolder = new HashMap<>();
+  private final List<PoolSegment> pools = new ArrayList<>();
+  private final Map<Segment, PoolSegment> poolBySegment = new HashMap<>();
+  private final PriorityQueue<Deadline> graceQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
+  private final PriorityQueue<Deadline> ttlQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
+
+  private final long idPrefix;
+  private long sequence;
+  private long bytesInUse;
+  private long bytesReserved;
+  private int dedicatedSegments;
+  private long nextOsPidCheckMs;
+  private long deallocatedTotal;
+  private long holderDeathsTotal;
+
+  public RegionRegistry(SegmentStore store, ShmConfig config, HolderListener listener) {
+    this.store = store;
+    this.config = config;
+    this.listener = listener;
+    this.idPrefix = new SecureRandom().nextInt(1 << 23);
+  }
+
+  public ShmConfig config() {
+    return config;
+  }
+
+  /** Validates and applies a configuration change; returns the new configuration. */
+  public ShmConfig configure(Map<String, Object> changes) {
+    ShmConfig next = config.with(changes);
+    if (!next.equals(config)) {
+      LOG.info("configuration changed: {}", changes);
+    }
+    config = next;
+    return config;
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  /** Allocates a region and gives {@code req.holder()} one reference to it. */
+  public Region allocate(AllocateRequest req, long nowMs) {
+    long size = req.sizeBytes();
+    if (size <= 0) {
+      throw ShmException.invalid("size must be a positive integer, got " + size).with("requested", size);
+    }
+    if (size > config.maxRegionBytes()) {
+      throw limit("max_region_bytes", config.maxRegionBytes(), 0, size,
+          "Split the data over several regions or raise max_region_bytes.");
+    }
+    if (regions.size() >= config.maxRegions()) {
+      throw limit("max_regions", config.maxRegions(), regions.size(), 1,
+          "Release regions you no longer need, or raise max_regions.");
+    }
+    if (bytesInUse + size > config.maxTotalBytes()) {
+      throw limit("max_total_bytes", config.maxTotalBytes(), bytesInUse, size,
+          "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
+    }
+    checkHolderBytes(req.holder(), size);
+
+    long seq = ++sequence;
+    long id = (idPrefix << ID_SEQUENCE_BITS) | seq;
+    Region region = size <= config.dedicatedThresholdBytes()
+        ? placeInPool(id, seq, req, nowMs)
+        : placeDedicated(id, seq, req, nowMs);
+    regions.put(id, region);
+    bytesInUse += size;
+    bytesReserved += region.blockBytes();
+    region.recordAccess(nowMs);
+    addRef(region, req.holder());
+    if (req.ttlMs() > 0) {
+      ttlQueue.add(new Deadline(nowMs + req.ttlMs(), region));
+    }
+    return region;
+  }
+
+  /** Adds a reference for {@code holder} to a live region. */
+  public Region acquire(long id, Holder holder, String tenant, long nowMs) {
+    Region r = find(id);
+    checkTenant(r, tenant);
+    if (r.state() == Region.State.FREED) {
+      throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " was freed; it takes no new acquires",
+          "Allocate a new region.").with("id", r.idText());
+    }
+    if (!r.isHeldBy(holder)) {
+      checkHolderBytes(holder, r.sizeBytes());
+    }
+    r.deallocateAtMs = -1;
+    r.recordAccess(nowMs);
+    addRef(r, holder);
+    return r;
+  }
+
+  /** Drops one of {@code holder}'s references. */
+  public void release(long id, Holder holder, String tenant, long nowMs) {
+    Region r = find(id);
+    checkTenant(r, tenant);
+    if (!r.isHeldBy(holder)) {
+      throw notHolder(r, holder, "release");
+    }
+    dropRef(r, holder, nowMs);
+  }
+
+  /** Forbids new acquires and drops one of {@code holder}'s references. */
+  public void free(long id, Holder holder, String tenant, long nowMs) {
+    Region r = find(id);
+    checkTenant(r, tenant);
+    if (!r.isHeldBy(holder)) {
+      throw notHolder(r, holder, "free");
+    }
+    r.markFreed();
+    dropRef(r, holder, nowMs);
+  }
+
+  /** The region with this id. */
+  public Region info(long id) {
+    return find(id);
+  }
+
+  /** Regions matching the filter, oldest first, at most {@code filter.limit()}. */
+  public List<Region> list(ListFilter filter) {
+    List<Region> out = new ArrayList<>();
+    for (Region r : regions.values()) {
+      if (filter.matches(r)) {
+        out.add(r);
+      }
+    }
+    out.sort(Comparator.comparingLong(Region::generation));
+    return out.size() > filter.limit() ? new ArrayList<>(out.subList(0, filter.limit())) : out;
+  }
+
+  /**
+   * Ends a session: every region of {@code session} is marked freed and every reference
+   * to it dropped; each is deallocated after the grace period. Returns how many regions.
+   */
+  public int releaseSession(String session, long nowMs) {
+    List<Region> of = new ArrayList<>();
+    for (Region r : regions.values()) {
+      if (session.equals(r.session())) {
+        of.add(r);
+      }
+    }
+    for (Region r : of) {
+      r.markFreed();
+      for (Holder h : new ArrayList<>(r.holders().keySet())) {
+        r.dropAllRefs(h);
+        forgetHolderOf(r, h);
+      }
+      scheduleIfUnreferenced(r, nowMs);
+    }
+    return of.size();
+  }
+
+  /** Drops every reference of a holder that died (pid exit, node down, OS process gone). */
+  public int dropHolder(Holder holder, long nowMs) {
+    Set<Region> held = regionsByHolder.get(holder);
+    if (held == null) {
+      return 0;
+    }
+    int dropped = 0;
+    List<Region> regionsHeld = new ArrayList<>(held);
+    for (Region r : regionsHeld) {
+      dropped += r.dropAllRefs(holder);
+      forgetHolderOf(r, holder);
+      scheduleIfUnreferenced(r, nowMs);
+    }
+    holderDeathsTotal++;
+    LOG.info("holder {} is gone: dropped {} reference(s) on {} region(s)", holder, dropped, regionsHeld.size());
+    return dropped;
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /**
+   * Runs what is due at {@code nowMs}: deallocations after grace, expiries, the OS-pid
+   * check and the release of idle empty pooled segments. Returns when it next has work.
+   */
+  public long tick(long nowMs) {
+    while (!graceQueue.isEmpty() && graceQueue.peek().atMs() <= nowMs) {
+      Deadline d = graceQueue.poll();
+      Region r = d.region();
+      if (!r.deallocated && r.refcount() == 0 && r.deallocateAtMs == d.atMs()) {
+        deallocate(r, "grace period ended");
+      }
+    }
+    while (!ttlQueue.isEmpty() && ttlQueue.peek().atMs() <= nowMs) {
+      Region r = ttlQueue.poll().region();
+      if (!r.deallocated) {
+        expire(r);
+      }
+    }
+    if (nowMs >= nextOsPidCheckMs) {
+      nextOsPidCheckMs = nowMs + config.osPidPollMs();
+      dropDeadOsProcesses(nowMs);
+    }
+    releaseIdlePools(nowMs, false);
+    long next = nextOsPidCheckMs;
+    if (!graceQueue.isEmpty()) {
+      next = Math.min(next, graceQueue.peek().atMs());
+    }
+    if (!ttlQueue.isEmpty()) {
+      next = Math.min(next, ttlQueue.peek().atMs());
+    }
+    return next;
+  }
+
+  /** What {@link #gc} did. */
+  public record GcResult(int deallocated, int osPidHoldersDropped, int segmentsReleased) {}
+
+  /**
+   * Deallocates every unreferenced region now (without waiting out the grace period),
+   * drops dead OS-pid holders and releases every empty pooled segment.
+   */
+  public GcResult gc(long nowMs) {
+    int holders = dropDeadOsProcesses(nowMs);
+    int deallocated = 0;
+    for (Region r : new ArrayList<>(regions.values())) {
+      if (r.refcount() == 0) {
+        deallocate(r, "gc");
+        deallocated++;
+      }
+    }
+    graceQueue.clear();
+    tick(nowMs);
+    int released = releaseIdlePools(nowMs, true);
+    return new GcResult(deallocated, holders, released);
+  }
+
+  /** Deallocates everything and removes every segment; for shutdown. */
+  public void shutdown() {
+    for (Region r : new ArrayList<>(regions.values())) {
+      deallocate(r, "shutdown");
+    }
+    for (PoolSegment p : new ArrayList<>(pools)) {
+      destroyQuietly(p.segment);
+    }
+    pools.clear();
+    poolBySegment.clear();
+  }
+
+  // ---------------------------------------------------------------- gauges
+
+  public int regionCount() {
+    return regions.size();
+  }
+
+  public int pooledSegmentCount() {
+    return pools.size();
+  }
+
+  public int dedicatedSegmentCount() {
+    return dedicatedSegments;
+  }
+
+  /** Payload bytes of live regions. */
+  public long bytesInUse() {
+    return bytesInUse;
+  }
+
+  /** Bytes of blocks (headers and aligned payloads) of live regions. */
+  public long bytesReserved() {
+    return bytesReserved;
+  }
+
+  public int holderCount() {
+    return regionsByHolder.size();
+  }
+
+  public long deallocatedTotal() {
+    return deallocatedTotal;
+  }
+
+  public long holderDeathsTotal() {
+    return holderDeathsTotal;
+  }
+
+  /** Free bytes in pooled segments, and the largest free block among them. */
+  public long[] poolFreeAndLargestBytes() {
+    long free = 0;
+    long largest = 0;
+    for (PoolSegment p : pools) {
+      free += p.blocks.freeBytes();
+      largest = Math.max(largest, p.blocks.largestFreeBytes());
+    }
+    return new long[] {free, largest};
+  }
+
+  /** Holders that are OS processes (to report), in no order. */
+  public List<Holder> holders() {
+    return new ArrayList<>(regionsByHolder.keySet());
+  }
+
+  // ---------------------------------------------------------------- placement
+
+  private Region placeInPool(long id, long generation, AllocateRequest req, long nowMs) {
+    long blockBytes = RegionLayoutMath.blockBytes(req.sizeBytes());
+    PoolSegment pool = null;
+    long offset = -1;
+    for (PoolSegment p : pools) {
+      offset = p.blocks.allocate(blockBytes);
+      if (offset >= 0) {
+        pool = p;
+        break;
+      }
+    }
+    if (pool == null) {
+      pool = newPool(nowMs);
+      offset = pool.blocks.allocate(blockBytes);
+    }
+    try {
+      store.reserve(pool.segment, offset, blockBytes);
+    } catch (PlatformException e) {
+      pool.blocks.free(offset, blockBytes);
+      throw platformError(e, req.sizeBytes());
+    }
+    pool.emptySinceMs = -1;
+    Region r = newRegion(id, generation, pool.segment, offset, blockBytes, req, nowMs);
+    writeHeader(r, nowMs);
+    return r;
+  }
+
+  private PoolSegment newPool(long nowMs) {
+    long size = config.poolSegmentBytes() & -RegionHeaderLayout.ALIGNMENT_BYTES;
+    Segment s;
+    try {
+      s = store.create(SegmentHeaderLayout.KIND_POOLED, size, size, SegmentHeaderLayout.HEADER_BYTES, nowMs);
+    } catch (PlatformException e) {
+      throw platformError(e, size);
+    }
+    PoolSegment p = new PoolSegment(s, nowMs);
+    pools.add(p);
+    poolBySegment.put(s, p);
+    LOG.debug("created pooled segment {} ({} bytes)", s.shmName(), size);
+    return p;
+  }
+
+  private Region placeDedicated(long id, long generation, AllocateRequest req, long nowMs) {
+    long fileBytes = RegionLayoutMath.dedicatedSegmentBytes(req.sizeBytes());
+    long headerEnd = RegionLayoutMath.dedicatedHeaderOffset() + RegionHeaderLayout.HEADER_BYTES;
+    Segment s;
+    try {
+      s = store.create(SegmentHeaderLayout.KIND_DEDICATED, fileBytes, headerEnd, fileBytes, nowMs);
+    } catch (PlatformException e) {
+      throw platformError(e, req.sizeBytes());
+    }
+    dedicatedSegments++;
+    Region r = newRegion(id, generation, s, RegionLayoutMath.dedicatedHeaderOffset(),
+        RegionLayoutMath.blockBytes(req.sizeBytes()), req, nowMs);
+    writeHeader(r, nowMs);
+    return r;
+  }
+
+  private static Region newRegion(long id, long generation, Segment s, long headerOffset, long blockBytes,
+      AllocateRequest req, long nowMs) {
+    return new Region(id, generation, s, headerOffset, req.sizeBytes(), blockBytes, req.sensitive(), req.tenant(),
+        req.session(), req.label(), req.access(), req.ttlMs(), nowMs);
+  }
+
+  private static void writeHeader(Region r, long nowMs) {
+    RegionHeaderLayout.writeLive(r.segment().mapping(), r.headerOffsetBytes(), r.id(), r.generation(),
+        r.sizeBytes(), r.payloadOffsetBytes(), r.sensitive() ? RegionHeaderLayout.FLAG_SENSITIVE : 0, nowMs);
+  }
+
+  // ---------------------------------------------------------------- lifetime
+
+  private void addRef(Region r, Holder h) {
+    if (r.addRef(h)) {
+      Set<Region> held = regionsByHolder.get(h);
+      boolean first = held == null;
+      if (first) {
+        held = new LinkedHashSet<>();
+        regionsByHolder.put(h, held);
+      }
+      held.add(r);
+      bytesByHolder.merge(h, r.sizeBytes(), Long::sum);
+      if (first) {
+        listener.onFirstHold(h);
+      }
+    }
+  }
+
+  private void dropRef(Region r, Holder h, long nowMs) {
+    if (r.dropRef(h) == 0) {
+      forgetHolderOf(r, h);
+    }
+    scheduleIfUnreferenced(r, nowMs);
+  }
+
+  /** Removes {@code r} from what {@code h} holds; tells the listener when {@code h} holds nothing. */
+  private void forgetHolderOf(Region r, Holder h) {
+    Set<Region> held = regionsByHolder.get(h);
+    if (held == null || !held.remove(r)) {
+      return;
+    }
+    long left = bytesByHolder.merge(h, -r.sizeBytes(), Long::sum);
+    if (held.isEmpty()) {
+      regionsByHolder.remove(h);
+      bytesByHolder.remove(h);
+      listener.onLastRelease(h);
+    } else if (left < 0) {
+      throw new IllegalStateException("negative bytes for holder " + h);
+    }
+  }
+
+  private void scheduleIfUnreferenced(Region r, long nowMs) {
+    if (r.refcount() == 0 && r.deallocateAtMs < 0 && !r.deallocated) {
+      r.deallocateAtMs = nowMs + config.graceMs();
+      graceQueue.add(new Deadline(r.deallocateAtMs, r));
+    }
+  }
+
+  private void expire(Region r) {
+    for (Holder h : new ArrayList<>(r.holders().keySet())) {
+      r.dropAllRefs(h);
+      forgetHolderOf(r, h);
+    }
+    deallocate(r, "ttl of " + r.ttlMs() + " ms ran out");
+  }
+
+  /** Marks the header freed, zeroes when required, and gives the memory back. */
+  private void deallocate(Region r, String why) {
+    if (r.deallocated) {
+      return;
+    }
+    for (Holder h : new ArrayList<>(r.holders().keySet())) {
+      r.dropAllRefs(h);
+      forgetHolderOf(r, h);
+    }
+    r.deallocated = true;
+    regions.remove(r.id());
+    bytesInUse -= r.sizeBytes();
+    bytesReserved -= r.blockBytes();
+    deallocatedTotal++;
+    Segment s = r.segment();
+    try {
+      RegionHeaderLayout.writeState(s.mapping(), r.headerOffsetBytes(), RegionHeaderLayout.STATE_FREED);
+      boolean zero = config.zeroOnFree().requiresZeroing(r.sensitive());
+      PoolSegment pool = poolBySegment.get(s);
+      if (pool != null) {
+        if (zero || config.zeroOnFree() != ZeroOnFree.NEVER) {
+          store.zero(s, r.payloadOffsetBytes(), r.blockBytes() - RegionLayoutMath.BLOCK_OVERHEAD_BYTES);
+        }
+        pool.blocks.free(r.headerOffsetBytes(), r.blockBytes());
+        if (pool.blocks.isEmpty()) {
+          pool.emptySinceMs = System.currentTimeMillis();
+        }
+      } else {
+        if (zero) {
+          store.zero(s, r.payloadOffsetBytes(), r.blockBytes() - RegionLayoutMath.BLOCK_OVERHEAD_BYTES);
+        }
+        dedicatedSegments--;
+        store.destroy(s);
+      }
+    } catch (PlatformException e) {
+      LOG.error("deallocating region {} in {}: {}", r.idText(), s.shmName(), e.getMessage());
+    }
+    LOG.debug("deallocated region {} ({} bytes): {}", r.idText(), r.sizeBytes(), why);
+  }
+
+  private int dropDeadOsProcesses(long nowMs) {
+    int dropped = 0;
+    for (Holder h : new ArrayList<>(regionsByHolder.keySet())) {
+      if (h instanceof Holder.OsProcess p
+          && store.platform().processStartTicks(p.pid()) != p.startTicks()) {
+        dropHolder(h, nowMs);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  private int releaseIdlePools(long nowMs, boolean all) {
+    int released = 0;
+    for (PoolSegment p : new ArrayList<>(pools)) {
+      if (p.emptySinceMs >= 0 && p.blocks.isEmpty()
+          && (all || nowMs - p.emptySinceMs >= config.poolIdleReleaseMs())) {
+        pools.remove(p);
+        poolBySegment.remove(p.segment);
+        destroyQuietly(p.segment);
+        released++;
+      }
+    }
+    return released;
+  }
+
+  private void destroyQuietly(Segment s) {
+    try {
+      store.destroy(s);
+    } catch (PlatformException e) {
+      LOG.error("removing segment {}: {}", s.shmName(), e.getMessage());
+    }
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  private Region find(long id) {
+    Region r = regions.get(id);
+    if (r == null) {
+      throw ShmException.of(ErrorCode.NOT_FOUND, "no region with id " + Region.formatId(id),
+          "It was freed, expired or never existed; allocate a new region.").with("id", Region.formatId(id));
+    }
+    return r;
+  }
+
+  private static void checkTenant(Region r, String tenant) {
+    if (r.tenant() != null && !r.tenant().equals(tenant)) {
+      throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " belongs to another tenant",
+          "Pass the region's tenant in the request options.").with("id", r.idText());
+    }
+  }
+
+  private void checkHolderBytes(Holder h, long size) {
+    long held = bytesByHolder.getOrDefault(h, 0L);
+    if (held + size > config.maxHolderBytes()) {
+      throw limit("max_holder_bytes", config.maxHolderBytes(), held, size,
+          "Release regions this holder no longer needs, or raise max_holder_bytes.");
+    }
+  }
+
+  private static ShmException notHolder(Region r, Holder h, String call) {
+    return ShmException.of(ErrorCode.FORBIDDEN, h + " holds no reference to region " + r.idText() + " to " + call,
+        "Only a current holder may " + call + "; pass holder: in the options to act for another holder.")
+        .with("id", r.idText());
+  }
+
+  private static ShmException limit(String name, long limit, long current, long requested, String remediation) {
+    return ShmException.of(ErrorCode.LIMIT_EXCEEDED, name + " exceeded: limit " + limit + ", in use " + current
+        + ", requested " + requested, remediation)
+        .with("limit_name", new ShmException.Atom(name)).with("limit", limit).with("current", current)
+        .with("requested", requested);
+  }
+
+  private ShmException platformError(PlatformException e, long requested) {
+    if (e.isNoSpace()) {
+      String dir = store.shmDir().toString();
+      String sizes = "";
+      try {
+        var fs = store.platform().statFs(store.shmDir());
+        sizes = " (size " + (fs.totalBytes() >> 20) + " MiB, " + (fs.availableBytes() >> 20) + " MiB free)";
+      } catch (PlatformException ignored) {
+        // the sizes are a courtesy
+      }
+      return ShmException.of(ErrorCode.NO_SPACE, "the shm dir " + dir + sizes + " cannot back " + requested
+          + " more bytes", "Free regions, or give " + dir + " more room (mount -o remount,size=N " + dir
+          + "); in a container raise --shm-size (Docker's default /dev/shm is 64 MB).")
+          .with("requested", requested).with("errno", (long) e.errno()).with("call", e.call());
+    }
+    return ShmException.of(ErrorCode.PLATFORM_ERROR, e.getMessage(), "Check the shm dir and the node's log.")
+        .with("errno", (long) e.errno()).with("call", e.call()).with("strerror", e.strerror());
+  }
+}

@@ -1,0 +1,35 @@
+package io.snakepit.shm.registry;
+
+/** When a region's bytes are zeroed before its memory is released or reused. */
+public enum ZeroOnFree {
+  /** Only regions allocated with {@code sensitive: true}. */
+  SENSITIVE("sensitive"),
+  /** Every region. */
+  ALWAYS("always"),
+  /** Never (pooled blocks are then neither zeroed nor given back until their segment goes). */
+  NEVER("never");
+
+  private final String atom;
+
+  ZeroOnFree(String atom) {
+    this.atom = atom;
+  }
+
+  public String atom() {
+    return atom;
+  }
+
+  public static ZeroOnFree fromAtom(String atom) {
+    for (ZeroOnFree z : values()) {
+      if (z.atom.equals(atom)) {
+        return z;
+      }
+    }
+    return null;
+  }
+
+  /** True when a region with the given sensitivity must be zeroed. */
+  public boolean requiresZeroing(boolean sensitive) {
+    return this == ALWAYS || (this == SENSITIVE && sensitive);
+  }
+}
