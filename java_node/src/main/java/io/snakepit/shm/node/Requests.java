@@ -1,7 +1,11 @@
 package io.snakepit.shm.node;
 
 import com.ericsson.otp.erlang.OtpErlangBinary;
+import com.ericsson.otp.erlang.OtpErlangList;
 import com.ericsson.otp.erlang.OtpErlangLong;
+import com.ericsson.otp.erlang.OtpErlangMap;
+import com.ericsson.otp.erlang.OtpErlangString;
+import com.ericsson.otp.erlang.OtpErlangTuple;
 import com.ericsson.otp.erlang.OtpErlangObject;
 import io.snakepit.shm.registry.ShmException;
 
@@ -12,15 +16,50 @@ final class Requests {
 
   private Requests() {}
 
-  /** A short printable rendering of a term for error messages. */
+  /**
+   * A short printable rendering of a term for error messages: bounded in depth and length,
+   * so a deeply nested or huge term cannot blow the stack or the reply.
+   */
   static String show(OtpErlangObject term) {
-    String s;
-    if (term instanceof OtpErlangBinary b && b.size() > SHOW_CHARS) {
-      s = "<<binary of " + b.size() + " bytes>>";
-    } else {
-      s = String.valueOf(term);
+    StringBuilder sb = new StringBuilder();
+    render(term, sb, 0);
+    return sb.length() > SHOW_CHARS ? sb.substring(0, SHOW_CHARS) + "..." : sb.toString();
+  }
+
+  private static final int SHOW_DEPTH = 6;
+
+  private static void render(OtpErlangObject term, StringBuilder sb, int depth) {
+    if (sb.length() > SHOW_CHARS) {
+      return;
     }
-    return s.length() > SHOW_CHARS ? s.substring(0, SHOW_CHARS) + "..." : s;
+    if (depth > SHOW_DEPTH) {
+      sb.append("...");
+    } else if (term instanceof OtpErlangTuple t) {
+      sb.append('{');
+      renderAll(t.elements(), sb, depth);
+      sb.append('}');
+    } else if (term instanceof OtpErlangList l) {
+      sb.append('[');
+      renderAll(l.elements(), sb, depth);
+      sb.append(']');
+    } else if (term instanceof OtpErlangMap m) {
+      sb.append("%{map of ").append(m.arity()).append(" keys}");
+    } else if (term instanceof OtpErlangBinary b && b.size() > SHOW_CHARS / 2) {
+      sb.append("<<binary of ").append(b.size()).append(" bytes>>");
+    } else if (term instanceof OtpErlangString s && s.stringValue().length() > SHOW_CHARS / 2) {
+      sb.append("[charlist of ").append(s.stringValue().length()).append(" characters]");
+    } else {
+      sb.append(term);
+    }
+  }
+
+  private static void renderAll(OtpErlangObject[] items, StringBuilder sb, int depth) {
+    for (int i = 0; i < items.length && sb.length() <= SHOW_CHARS; i++) {
+      if (i > 0) {
+        sb.append(',');
+      }
+      render(items[i], sb, depth + 1);
+    }
   }
 
   /** A binary as UTF-8 text of at most {@code maxBytes}. */

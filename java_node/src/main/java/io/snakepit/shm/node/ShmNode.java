@@ -41,6 +41,11 @@ public final class ShmNode implements HolderListener {
   public static final String MAILBOX_NAME = "snakepit_shm";
   private static final Logger LOG = LoggerFactory.getLogger(ShmNode.class);
   private static final long MAX_WAIT_MS = 1000;
+  /**
+   * Stack of the owner thread. JInterface decodes terms recursively on the thread that
+   * reads the message, so a deeply nested request needs room; only touched pages cost.
+   */
+  private static final long OWNER_STACK_BYTES = 512L << 20;
 
   private final OtpNode node;
   private final OtpMbox mailbox;
@@ -68,7 +73,7 @@ public final class ShmNode implements HolderListener {
     this.wakeMailbox = node.createMbox();
     this.registry = new RegionRegistry(store, config, this);
     this.handler = new RequestHandler(registry, platform, store.shmDir(), node.node(), metrics);
-    this.owner = new Thread(this::serve, "snakepit-shm-owner");
+    this.owner = new Thread(null, this::serve, "snakepit-shm-owner", OWNER_STACK_BYTES);
   }
 
   /** The full node name, e.g. {@code snakepit_shm@host}. */
@@ -129,9 +134,9 @@ public final class ShmNode implements HolderListener {
     OtpErlangObject term;
     try {
       term = msg.getMsg();
-    } catch (OtpErlangDecodeException e) {
+    } catch (OtpErlangDecodeException | StackOverflowError e) {
       metrics.recordDropped();
-      LOG.warn("dropped a message that could not be decoded: {}", e.getMessage());
+      LOG.warn("dropped a message that could not be decoded: {}", e.toString());
       return;
     }
     try {
