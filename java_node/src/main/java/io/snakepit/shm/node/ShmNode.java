@@ -19,6 +19,9 @@ import io.snakepit.shm.registry.ShmConfig;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +44,8 @@ public final class ShmNode implements HolderListener {
   public static final String MAILBOX_NAME = "snakepit_shm";
   private static final Logger LOG = LoggerFactory.getLogger(ShmNode.class);
   private static final long MAX_WAIT_MS = 1000;
+  private static final long LINK_IDLE_MS = 5000;
+  private static final int MAX_IDLE_LINKS = 10_000;
   /**
    * Stack of the owner thread. JInterface decodes terms recursively on the thread that
    * reads the message, so a deeply nested request needs room; only touched pages cost.
@@ -55,6 +60,12 @@ public final class ShmNode implements HolderListener {
   private final Metrics metrics = new Metrics();
   private final Thread owner;
   private final Deque<OtpErlangPid> deadOnLink = new ArrayDeque<>();
+  /**
+   * Pids still linked although they hold nothing, with the time they last held something.
+   * Unlinking lazily saves two distribution messages on every allocate/release pair of a
+   * caller that comes back soon; {@link #LINK_IDLE_MS} later the link goes.
+   */
+  private final LinkedHashMap<OtpErlangPid, Long> idleLinks = new LinkedHashMap<>();
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean shutdownRequested;
 
@@ -102,6 +113,7 @@ public final class ShmNode implements HolderListener {
         long now = System.currentTimeMillis();
         long next = registry.tick(now);
         processDeadOnLink(now);
+        unlinkIdle(now);
         long waitMs = Math.max(1, Math.min(next - now, MAX_WAIT_MS));
         OtpMsg msg;
         try {
@@ -115,6 +127,7 @@ public final class ShmNode implements HolderListener {
           OtpErlangPid pid = exit.pid();
           LOG.debug("linked pid {} exited: {}", pid, exit.reason());
           if (pid != null) {
+            idleLinks.remove(pid);
             registry.dropHolder(new Holder.BeamProcess(pid), System.currentTimeMillis());
           }
           continue;
@@ -199,6 +212,18 @@ public final class ShmNode implements HolderListener {
     }
   }
 
+  private void unlinkIdle(long now) {
+    Iterator<Map.Entry<OtpErlangPid, Long>> it = idleLinks.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<OtpErlangPid, Long> e = it.next();
+      if (now - e.getValue() < LINK_IDLE_MS && idleLinks.size() <= MAX_IDLE_LINKS) {
+        break;
+      }
+      mailbox.unlink(e.getKey());
+      it.remove();
+    }
+  }
+
   private void shutdownNow() {
     try {
       LOG.info("shutting down: releasing {} region(s)", registry.regionCount());
@@ -219,6 +244,9 @@ public final class ShmNode implements HolderListener {
   public void onFirstHold(Holder holder) {
     if (holder instanceof Holder.BeamProcess b) {
       OtpErlangPid pid = (OtpErlangPid) b.pid();
+      if (idleLinks.remove(pid) != null) {
+        return;
+      }
       try {
         mailbox.link(pid);
       } catch (OtpErlangExit e) {
@@ -231,7 +259,7 @@ public final class ShmNode implements HolderListener {
   @Override
   public void onLastRelease(Holder holder) {
     if (holder instanceof Holder.BeamProcess b) {
-      mailbox.unlink((OtpErlangPid) b.pid());
+      idleLinks.put((OtpErlangPid) b.pid(), System.currentTimeMillis());
     }
   }
 }

@@ -1,0 +1,42 @@
+"""snakepit-shm, Python side: attach to shared-memory regions by descriptor.
+
+The manager (a Java node reached from Elixir) hands out descriptors; this
+package maps the payload they name zero-copy with ``mmap``::
+
+    from snakepit_shm import attach
+
+    with attach(descriptor) as region:
+        region.memoryview[:5] = b"hello"          # shared, no copy
+        floats = region.numpy("<f8")              # numpy view, no copy
+        del floats                                # before the region closes
+
+It needs only the standard library; numpy is used when present. It never
+unlinks segments and never uses ``multiprocessing.shared_memory``.
+"""
+
+from .descriptor import Descriptor, parse_descriptor
+from .errors import (AccessDeniedError, InvalidDescriptorError,
+                     InvalidRegionError, ReadOnlyRegionError, RegionBusyError,
+                     RegionUsageError, ShmError, StaleDescriptorError)
+from .layout import RegionHeader, SegmentHeader
+from .region import Region, attach
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccessDeniedError",
+    "Descriptor",
+    "InvalidDescriptorError",
+    "InvalidRegionError",
+    "ReadOnlyRegionError",
+    "Region",
+    "RegionBusyError",
+    "RegionHeader",
+    "RegionUsageError",
+    "SegmentHeader",
+    "ShmError",
+    "StaleDescriptorError",
+    "attach",
+    "parse_descriptor",
+    "__version__",
+]

@@ -1,0 +1,218 @@
+"""Line-protocol worker for the Elixir demo.
+
+Run as ``PYTHONPATH=python_demo python3 -u -m snakepit_shm.worker``.
+
+Each request is one line of JSON on stdin; each response is one line on
+stdout, either ``ok key=value key=value ...`` or ``error <code> <message>``
+(values never contain spaces; floats use ``repr``). Nothing else is written
+to stdout: logs go to stderr. A failed request yields an ``error`` line and
+the worker keeps serving; EOF on stdin or ``{"op":"exit"}`` ends it with
+status 0.
+
+Requests (``DESC`` is a region descriptor object, CONTRACT section 3)::
+
+    {"op":"ping"}                                  ok pid=<os pid>
+    {"op":"sha256","region":DESC}                  ok sha256=<hex> size=<n>
+    {"op":"scale","input":DESC,"output":DESC,"factor":F}
+        ok sum=<repr> n=<count> sha256=<hex of output> micros=<compute time>
+    {"op":"fill","region":DESC,"byte":B}           ok size=<n> byte=<B>
+    {"op":"attach_time","region":DESC}             ok map_micros=<n>
+    {"op":"hold","region":DESC}                    ok held=<count> size=<n>
+    {"op":"release_held"}                          ok closed=<count>
+    {"op":"exit"}                                  ok exit=0, then exit 0
+
+``scale`` reads the input payload as little-endian float64 and writes
+``input * factor`` into the output payload in place (numpy when installed,
+``memoryview.cast('d')`` otherwise). ``hold`` keeps the region mapped until
+``release_held``, exit or death, to demonstrate a holder crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, TextIO
+
+from . import ops
+from .errors import ShmError
+from .region import Region, attach
+
+Reply = Dict[str, Any]
+
+
+class ProtocolError(ShmError):
+    """A request that is not valid for the line protocol."""
+
+    default_code = "invalid_request"
+
+
+class ExitRequested(Exception):
+    """Raised by the exit op after its reply is written."""
+
+
+class Worker:
+    """Serves requests; holds the regions of ``hold`` requests."""
+
+    def __init__(self) -> None:
+        self.held: List[Region] = []
+        self._handlers: Dict[str, Callable[[Mapping[str, Any]], Reply]] = {
+            "ping": self._ping,
+            "sha256": self._sha256,
+            "scale": self._scale,
+            "fill": self._fill,
+            "attach_time": self._attach_time,
+            "hold": self._hold,
+            "release_held": self._release_held,
+            "exit": self._exit,
+        }
+
+    def handle_line(self, line: str) -> str:
+        """Answer one request line with one response line (no newline)."""
+        try:
+            request = _decode(line)
+            op = request.get("op")
+            handler = self._handlers.get(op) if isinstance(op, str) else None
+            if handler is None:
+                raise ProtocolError(
+                    f"unknown op {op!r}; known: {', '.join(self._handlers)}")
+            return format_ok(handler(request))
+        except ShmError as exc:
+            return format_error(exc.code, exc.message)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            return format_error("invalid_request",
+                                f"{type(exc).__name__}: {exc}")
+        except ExitRequested:
+            raise
+        except Exception as exc:  # one catch-all: the worker keeps serving
+            return format_error("platform_error",
+                                f"{type(exc).__name__}: {exc}")
+
+    def close_held(self) -> int:
+        """Close every held region; returns how many were closed."""
+        count = len(self.held)
+        while self.held:
+            self.held.pop().close()
+        return count
+
+    # --- ops --------------------------------------------------------------
+
+    def _ping(self, request: Mapping[str, Any]) -> Reply:
+        return {"pid": os.getpid()}
+
+    def _sha256(self, request: Mapping[str, Any]) -> Reply:
+        with attach(_field(request, "region", dict)) as region:
+            return {"sha256": ops.sha256_hex(region), "size": region.size}
+
+    def _scale(self, request: Mapping[str, Any]) -> Reply:
+        factor = _field(request, "factor", (int, float))
+        with attach(_field(request, "input", dict)) as source, \
+                attach(_field(request, "output", dict)) as target:
+            result = ops.scale(source, target, float(factor))
+            return {"sum": result["sum"], "n": result["n"],
+                    "sha256": ops.sha256_hex(target),
+                    "micros": result["micros"]}
+
+    def _fill(self, request: Mapping[str, Any]) -> Reply:
+        value = _field(request, "byte", int)
+        with attach(_field(request, "region", dict)) as region:
+            ops.fill(region, value)
+            return {"size": region.size, "byte": value}
+
+    def _attach_time(self, request: Mapping[str, Any]) -> Reply:
+        return {"map_micros": ops.attach_time_micros(
+            _field(request, "region", dict))}
+
+    def _hold(self, request: Mapping[str, Any]) -> Reply:
+        region = attach(_field(request, "region", dict))
+        self.held.append(region)
+        return {"held": len(self.held), "size": region.size}
+
+    def _release_held(self, request: Mapping[str, Any]) -> Reply:
+        return {"closed": self.close_held()}
+
+    def _exit(self, request: Mapping[str, Any]) -> Reply:
+        raise ExitRequested()
+
+
+def format_ok(values: Mapping[str, Any]) -> str:
+    """``ok k=v ...``; floats with repr, no value may contain whitespace."""
+    parts = ["ok"]
+    for key, value in values.items():
+        text = repr(value) if isinstance(value, float) else str(value)
+        if not text or any(ch.isspace() for ch in text):
+            raise ValueError(f"reply value for {key} has whitespace: {text!r}")
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def format_error(code: str, message: str) -> str:
+    """``error <code> <message>`` on one line."""
+    flat = " ".join(str(message).split()) or "no message"
+    return f"error {code} {flat}"
+
+
+def _decode(line: str) -> Mapping[str, Any]:
+    if not line.strip():
+        raise ProtocolError(
+            "empty request line; send one JSON object per line")
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"request is not valid JSON: {exc}") from exc
+    if not isinstance(request, dict):
+        raise ProtocolError("request must be a JSON object with an op key")
+    return request
+
+
+def _field(request: Mapping[str, Any], key: str, kind: Any) -> Any:
+    if key not in request:
+        raise ProtocolError(f"request is missing {key!r}")
+    value = request[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ProtocolError(f"request field {key!r} has the wrong type "
+                            f"{type(value).__name__}")
+    return value
+
+
+def serve(stdin: BinaryIO, stdout: TextIO) -> int:
+    """Serve requests from binary ``stdin`` until EOF or exit; returns the
+    exit status (always 0)."""
+    worker = Worker()
+    try:
+        for raw in stdin:
+            line = raw.decode("utf-8", errors="replace")
+            try:
+                reply = worker.handle_line(line)
+            except ExitRequested:
+                _write(stdout, "ok exit=0")
+                return 0
+            _write(stdout, reply)
+        return 0
+    finally:
+        worker.close_held()
+
+
+def _write(stdout: TextIO, line: str) -> None:
+    stdout.write(line + "\n")
+    stdout.flush()
+
+
+def main() -> int:
+    """Entry point: protocol on the real stdout, stray prints to stderr."""
+    protocol_out = sys.stdout
+    sys.stdout = sys.stderr
+    print(f"snakepit_shm.worker: serving pid={os.getpid()}", file=sys.stderr)
+    try:
+        return serve(sys.stdin.buffer, protocol_out)
+    except BrokenPipeError:
+        # The reader went away: silence the final flush at interpreter exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, protocol_out.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

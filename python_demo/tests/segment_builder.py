@@ -1,0 +1,161 @@
+"""Writes synthetic segments exactly as docs/MEMORY_LAYOUT.md says the
+Java manager does, so the reader can be tested without the Java node.
+
+Deliberately independent of ``snakepit_shm.layout``: every field is packed
+at the offset the document's tables give, so a wrong constant in the
+package fails the tests instead of agreeing with itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+SEGMENT_HEADER_BYTES = 256
+REGION_HEADER_BYTES = 64
+BLOCK_ALIGN = 64
+BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+# Region header field offsets (MEMORY_LAYOUT.md, region header table).
+R_MAGIC, R_LAYOUT, R_STATE, R_ID, R_GENERATION = 0, 4, 6, 8, 16
+R_PAYLOAD_BYTES, R_PAYLOAD_OFFSET, R_FLAGS, R_CREATED_MS = 24, 32, 40, 48
+
+
+@dataclass
+class RegionSpec:
+    """One region to lay out in a synthetic segment."""
+
+    size: int
+    region_id: int
+    generation: int
+    state: int = 1
+    flags: int = 0
+    offset: Optional[int] = None
+    """Payload offset; None places it right after the previous block."""
+    fill: Optional[bytes] = None
+    """Payload content (default: a pattern derived from the id)."""
+
+
+def segment_name() -> str:
+    """A name like the manager's: ``snk`` + 22 lowercase base32 chars."""
+    return "snk" + "".join(secrets.choice(BASE32) for _ in range(22))
+
+
+def round_up(value: int, multiple: int) -> int:
+    """``value`` rounded up to a multiple of ``multiple``."""
+    return (value + multiple - 1) // multiple * multiple
+
+
+def pattern(region_id: int, size: int) -> bytes:
+    """Deterministic payload bytes for a region."""
+    return bytes((region_id * 31 + index * 7) % 251 for index in range(size))
+
+
+def segment_header_bytes(segment_bytes: int, kind: int,
+                         node_name: str = "snakepit_shm@test") -> bytes:
+    """The 256-byte segment header, packed field by field."""
+    header = bytearray(SEGMENT_HEADER_BYTES)
+    header[0:8] = b"SNKSEG01"
+    struct.pack_into("<I", header, 8, 1)                 # layout_version
+    struct.pack_into("<I", header, 12, 256)              # header_bytes
+    struct.pack_into("<Q", header, 16, segment_bytes)
+    struct.pack_into("<I", header, 24, kind)
+    struct.pack_into("<I", header, 28, 0)                # flags
+    struct.pack_into("<Q", header, 32, int(time.time() * 1000))
+    struct.pack_into("<Q", header, 40, os.getpid())      # manager_pid
+    struct.pack_into("<Q", header, 48, 12345)            # start ticks
+    struct.pack_into("<Q", header, 56, 0x1122334455667788)
+    header[64:80] = bytes(range(16))                     # boot_id
+    name = node_name.encode("utf-8")
+    header[80:80 + len(name)] = name                     # NUL padded
+    return bytes(header)
+
+
+def region_header_bytes(spec: RegionSpec, payload_offset: int) -> bytes:
+    """The 64-byte region header, packed field by field."""
+    header = bytearray(REGION_HEADER_BYTES)
+    header[R_MAGIC:R_MAGIC + 4] = b"SNKR"
+    struct.pack_into("<H", header, R_LAYOUT, 1)
+    struct.pack_into("<H", header, R_STATE, spec.state)
+    struct.pack_into("<Q", header, R_ID, spec.region_id)
+    struct.pack_into("<Q", header, R_GENERATION, spec.generation)
+    struct.pack_into("<Q", header, R_PAYLOAD_BYTES, spec.size)
+    struct.pack_into("<Q", header, R_PAYLOAD_OFFSET, payload_offset)
+    struct.pack_into("<I", header, R_FLAGS, spec.flags)
+    struct.pack_into("<Q", header, R_CREATED_MS, int(time.time() * 1000))
+    return bytes(header)
+
+
+def descriptor(path: str, spec: RegionSpec, payload_offset: int,
+               access: str = "read_write") -> Dict[str, Any]:
+    """The descriptor dict the manager would hand out for ``spec``."""
+    return {"id": f"{spec.region_id:016x}", "generation": spec.generation,
+            "segment": "/" + os.path.basename(path), "path": path,
+            "offset": payload_offset, "size": spec.size, "access": access,
+            "tenant": None, "session": None}
+
+
+def write_segment(directory: str, regions: List[RegionSpec], *,
+                  kind: int = 1, segment_bytes: Optional[int] = None,
+                  name: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Create a segment file in ``directory`` holding ``regions``.
+
+    The file is created like the manager creates it (O_CREAT|O_EXCL|
+    O_NOFOLLOW, mode 0600); the segment magic is written last.
+
+    Returns:
+        one read_write descriptor per region, in order.
+    """
+    path = os.path.join(directory, name or segment_name())
+    cursor = SEGMENT_HEADER_BYTES
+    placed = []
+    for spec in regions:
+        payload_offset = (spec.offset if spec.offset is not None
+                          else cursor + REGION_HEADER_BYTES)
+        placed.append((spec, payload_offset))
+        cursor = payload_offset + round_up(spec.size, BLOCK_ALIGN)
+    total = segment_bytes if segment_bytes is not None else cursor
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o600)
+    try:
+        os.ftruncate(fd, total)
+        for spec, payload_offset in placed:
+            os.pwrite(fd, region_header_bytes(spec, payload_offset),
+                      payload_offset - REGION_HEADER_BYTES)
+            content = (spec.fill if spec.fill is not None
+                       else pattern(spec.region_id, spec.size))
+            os.pwrite(fd, content, payload_offset)
+        header = segment_header_bytes(total, kind)
+        os.pwrite(fd, header[8:], 8)
+        os.pwrite(fd, header[:8], 0)                     # magic last
+    finally:
+        os.close(fd)
+    return [descriptor(path, spec, offset) for spec, offset in placed]
+
+
+def poke(path: str, offset: int, fmt: str, value: Any) -> None:
+    """Overwrite one little-endian field at file ``offset``."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, struct.pack(fmt, value), offset)
+    finally:
+        os.close(fd)
+
+
+def set_region_state(desc: Dict[str, Any], state: int) -> None:
+    """Set the state field of the region a descriptor names."""
+    poke(desc["path"], desc["offset"] - REGION_HEADER_BYTES + R_STATE, "<H",
+         state)
+
+
+def read_file(path: str, offset: int, length: int) -> bytes:
+    """Read bytes straight from the file (not through any mapping)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
