@@ -1,0 +1,405 @@
+defmodule SnakepitShm do
+  @moduledoc """
+  Elixir client of the snakepit-shm node: shared-memory regions whose lifetime follows
+  Erlang processes (CONTRACT.md, PROTOCOL.md).
+
+  The node is a hidden Erlang node (written in Java with JInterface) that registers the
+  process `snakepit_shm`. Every function here is one `GenServer.call` to it, made through
+  `SnakepitShm.Call` so that a reply arriving after `timeout_ms` never lingers in the
+  caller's mailbox. Each call takes `timeout_ms` (default 5000) in its last argument;
+  that key is removed before the request is sent.
+
+      :ok = SnakepitShm.connect(:"snakepit_shm@myhost", cookie: :secret)
+      {:ok, region} = SnakepitShm.allocate(:"snakepit_shm@myhost", 4096, session: "job-1")
+      :ok = SnakepitShm.write(region, 0, "hello")
+      {:ok, "hello"} = SnakepitShm.read(region, 0, 5)
+      :ok = SnakepitShm.release(:"snakepit_shm@myhost", region.id)
+
+  ## Holders
+
+  The node holds references for a *holder*: a pid or `{:os_pid, n}`. Because each call
+  runs in a proxy process, `allocate/3`, `acquire/3`, `release/3` and `free/3` always
+  send `holder: self()` (the process calling this module) unless `:holder` is given.
+  When that process exits, the node drops its references.
+
+  The node watches holder pids through *links* (JInterface has no monitors), so the
+  link works both ways: if the node goes away, a process it is linked to receives an
+  exit signal — `:normal` when the node shuts down cleanly (harmless), `:noconnection`
+  when it crashes, is killed, or the connection drops (e.g. `Node.stop/0`), which kills
+  a process that does not trap exits. The node keeps a link for a few seconds after the
+  holder's last release, so this also applies shortly after a release. Processes that
+  must survive the node should trap exits or hold regions through a worker process.
+
+  ## Errors
+
+  Every failure is `{:error, %{code: atom, message: binary, remediation: binary | nil}}`.
+  Besides the node's own errors, this module returns `:timeout` when no reply came in
+  time and `:not_found` with `reason: :nodedown` when the node cannot be reached.
+  """
+
+  alias SnakepitShm.{Call, Error, Payload}
+
+  @typedoc "The node (`:\"snakepit_shm@host\"`) or `{registered_name, node}`."
+  @type server :: node() | {atom(), node()}
+
+  @typedoc "A region descriptor (CONTRACT section 3)."
+  @type descriptor :: %{
+          required(:id) => String.t(),
+          required(:generation) => non_neg_integer(),
+          required(:segment) => String.t(),
+          required(:path) => String.t(),
+          required(:offset) => non_neg_integer(),
+          required(:size) => non_neg_integer(),
+          required(:access) => :read_write | :read_only,
+          required(:tenant) => String.t() | nil,
+          required(:session) => String.t() | nil,
+          optional(atom()) => term()
+        }
+
+  @typedoc "A region id: 16 lowercase hex digits."
+  @type region_id :: String.t()
+
+  @typedoc "A holder of references: a pid or an OS process."
+  @type holder :: pid() | {:os_pid, pos_integer()}
+
+  @typedoc "An error tuple (CONTRACT section 4)."
+  @type error ::
+          {:error,
+           %{
+             required(:code) => atom(),
+             required(:message) => String.t(),
+             required(:remediation) => String.t() | nil,
+             optional(atom()) => term()
+           }}
+
+  @typedoc """
+  Request options: the node's keys (`session`, `tenant`, `holder`, `sensitive`,
+  `ttl_ms`, `label`, `access`) plus `timeout_ms`. A keyword list or a map.
+  """
+  @type opts :: keyword() | map()
+
+  @default_timeout_ms 5000
+
+  # ---------------------------------------------------------------------------------
+  # Connecting
+  # ---------------------------------------------------------------------------------
+
+  @doc """
+  Connects this BEAM to the node and checks that it answers.
+
+  Options:
+
+    * `:cookie` — the node's cookie (atom or string); set for this node only with
+      `Node.set_cookie/2`. Without it the BEAM's own cookie is used.
+    * `:start_distribution` — when this BEAM is not distributed yet, start it with
+      `Node.start/2` under this name (an atom, short names) or `{name, :shortnames |
+      :longnames}`. Without it, a BEAM that is not distributed gets an error.
+    * `:timeout_ms` — for the final `:ping` call (default 5000).
+
+  Returns `:ok`, or an error whose message says which step failed: distribution off,
+  epmd not answering, the name not registered with epmd, or the handshake refused
+  (usually a cookie mismatch; the message names the cookie source).
+  """
+  @spec connect(node(), keyword()) :: :ok | error()
+  def connect(node, opts \\ []) when is_atom(node) and is_list(opts) do
+    with :ok <- ensure_distributed(opts[:start_distribution]),
+         :ok <- set_cookie(node, opts[:cookie]),
+         :ok <- connect_node(node, opts[:cookie]),
+         {:ok, _info} <- ping(node, timeout_ms: timeout_ms(opts)) do
+      :ok
+    end
+  end
+
+  @doc """
+  Asks the node for its name and OS pid (protocol extension `:ping`).
+
+  Returns `{:ok, %{node: node, pid: os_pid}}`.
+  """
+  @spec ping(server(), keyword()) :: {:ok, map()} | error()
+  def ping(server, opts \\ []), do: call(server, :ping, timeout_ms(opts))
+
+  # ---------------------------------------------------------------------------------
+  # Regions
+  # ---------------------------------------------------------------------------------
+
+  @doc """
+  Allocates a region of `size_bytes` payload bytes and holds one reference to it.
+
+  Options: `session`, `tenant`, `holder` (default: the calling process), `sensitive`,
+  `ttl_ms`, `label`, `access`, `timeout_ms`. Returns `{:ok, descriptor}`.
+  """
+  @spec allocate(server(), pos_integer(), opts()) :: {:ok, descriptor()} | error()
+  def allocate(server, size_bytes, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    call(server, {:allocate, size_bytes, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+  end
+
+  @doc """
+  Adds a reference to region `id` for the holder (default: the calling process).
+
+  Options: `holder`, `access`, `tenant`, `timeout_ms`. Returns `{:ok, descriptor}`.
+  """
+  @spec acquire(server(), region_id(), opts()) :: {:ok, descriptor()} | error()
+  def acquire(server, id, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    call(server, {:acquire, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+  end
+
+  @doc """
+  Drops one of the holder's references to region `id` (default holder: the caller).
+
+  Options: `holder`, `tenant`, `timeout_ms`. Returns `:ok`.
+  """
+  @spec release(server(), region_id(), opts()) :: :ok | error()
+  def release(server, id, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    call(server, {:release, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+  end
+
+  @doc """
+  Forbids new acquires of region `id` and drops the holder's reference.
+
+  Sent as the protocol extension `{:free, id, %{holder: holder}}` so the node sees the
+  real caller, not the proxy. Options: `holder`, `tenant`, `timeout_ms`.
+  """
+  @spec free(server(), region_id(), opts()) :: :ok | error()
+  def free(server, id, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    call(server, {:free, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+  end
+
+  @doc "Describes region `id`: refcount, holders, state and the descriptor's fields."
+  @spec info(server(), region_id(), keyword()) :: {:ok, map()} | error()
+  def info(server, id, opts \\ []), do: call(server, {:info, id}, timeout_ms(opts))
+
+  @doc """
+  Lists regions matching `filter` (`session`, `tenant`, `label`, `holder`, `limit`);
+  `timeout_ms` may be given in the filter too.
+  """
+  @spec list(server(), opts()) :: {:ok, [map()]} | error()
+  def list(server, filter \\ []) do
+    {timeout_ms, node_filter} = split_opts(filter)
+    call(server, {:list, node_filter}, timeout_ms)
+  end
+
+  @doc "Drops every reference held for regions of `session`. Returns `{:ok, %{released: n}}`."
+  @spec release_session(server(), String.t(), keyword()) :: {:ok, map()} | error()
+  def release_session(server, session, opts \\ []),
+    do: call(server, {:release_session, session}, timeout_ms(opts))
+
+  # ---------------------------------------------------------------------------------
+  # Operations
+  # ---------------------------------------------------------------------------------
+
+  @doc "Counters of the node: regions, segments, bytes, holders, calls, errors."
+  @spec stats(server(), keyword()) :: {:ok, map()} | error()
+  def stats(server, opts \\ []), do: call(server, :stats, timeout_ms(opts))
+
+  @doc "The node's health: `%{status: :ok | :degraded | :failing, checks: [...]}`."
+  @spec health(server(), keyword()) :: {:ok, map()} | error()
+  def health(server, opts \\ []), do: call(server, :health, timeout_ms(opts))
+
+  @doc "Deallocates whatever is due now (ended grace periods and ttls, dead OS pids)."
+  @spec gc(server(), keyword()) :: {:ok, map()} | error()
+  def gc(server, opts \\ []), do: call(server, :gc, timeout_ms(opts))
+
+  @doc "The node's configuration (`grace_ms`, `max_total_bytes`, ...)."
+  @spec config(server(), keyword()) :: {:ok, map()} | error()
+  def config(server, opts \\ []), do: call(server, {:config, :get}, timeout_ms(opts))
+
+  @doc "Changes configuration keys at run time; returns the whole configuration after."
+  @spec config_set(server(), map(), keyword()) :: {:ok, map()} | error()
+  def config_set(server, changes, opts \\ []) when is_map(changes),
+    do: call(server, {:config, {:set, changes}}, timeout_ms(opts))
+
+  @doc """
+  Sends any `request` to the node and returns its reply; see `SnakepitShm.Call`.
+
+  Holders are not filled in here: the node sees a proxy process as the caller.
+  """
+  @spec call(server(), term(), non_neg_integer()) :: term()
+  def call(server, request, timeout_ms \\ @default_timeout_ms),
+    do: Call.call(server, request, timeout_ms)
+
+  # ---------------------------------------------------------------------------------
+  # Payload
+  # ---------------------------------------------------------------------------------
+
+  @doc """
+  Writes `data` at `offset_in_payload` into the region's payload (bounds-checked).
+
+  Out of bounds is `:invalid_request` and touches nothing; a `:read_only` descriptor is
+  `:forbidden`.
+  """
+  @spec write(descriptor(), integer(), iodata()) :: :ok | error()
+  defdelegate write(descriptor, offset_in_payload, data), to: Payload
+
+  @doc "Reads `length` bytes at `offset_in_payload` from the region's payload."
+  @spec read(descriptor(), integer(), integer()) :: {:ok, binary()} | error()
+  defdelegate read(descriptor, offset_in_payload, length), to: Payload
+
+  @doc """
+  Allocates a region, calls `fun.(descriptor)` and always releases the region after,
+  also when `fun` raises or throws. Returns `fun`'s result, or the allocation error.
+  """
+  @spec with_region(server(), pos_integer(), opts(), (descriptor() -> result)) ::
+          result | error()
+        when result: term()
+  def with_region(server, size_bytes, opts, fun) when is_function(fun, 1) do
+    case allocate(server, size_bytes, opts) do
+      {:ok, descriptor} ->
+        try do
+          fun.(descriptor)
+        after
+          release(server, descriptor.id, release_opts(opts))
+        end
+
+      {:error, _} = error ->
+        error
+    end
+  end
+
+  # ---------------------------------------------------------------------------------
+  # Helpers
+  # ---------------------------------------------------------------------------------
+
+  @spec split_opts(opts()) :: {non_neg_integer(), map()}
+  defp split_opts(opts) when is_list(opts) or is_map(opts) do
+    {timeout_ms, rest} = opts |> Map.new() |> Map.pop(:timeout_ms, @default_timeout_ms)
+    {timeout_ms, rest}
+  end
+
+  @spec timeout_ms(opts()) :: non_neg_integer()
+  defp timeout_ms(opts), do: opts |> Map.new() |> Map.get(:timeout_ms, @default_timeout_ms)
+
+  @spec release_opts(opts()) :: map()
+  defp release_opts(opts), do: opts |> Map.new() |> Map.take([:holder, :tenant, :timeout_ms])
+
+  @spec ensure_distributed(nil | atom() | {atom(), :shortnames | :longnames}) ::
+          :ok | error()
+  defp ensure_distributed(start_as) do
+    cond do
+      Node.alive?() -> :ok
+      start_as == nil -> not_distributed()
+      true -> start_distribution(start_as)
+    end
+  end
+
+  @spec start_distribution(atom() | {atom(), :shortnames | :longnames}) :: :ok | error()
+  defp start_distribution({name, mode})
+       when is_atom(name) and mode in [:shortnames, :longnames] do
+    case Node.start(name, mode) do
+      {:ok, _pid} ->
+        :ok
+
+      {:error, reason} ->
+        Error.new(
+          :platform_error,
+          "could not start distribution as #{name}: #{inspect(reason)}",
+          "make sure epmd runs (`epmd -daemon`; the snakepit-shm launcher starts it) " <>
+            "and the name is not taken",
+          %{reason: reason}
+        )
+    end
+  end
+
+  defp start_distribution(name) when is_atom(name), do: start_distribution({name, :shortnames})
+
+  @spec not_distributed() :: error()
+  defp not_distributed do
+    Error.new(
+      :invalid_request,
+      "this BEAM is not a distributed node (Node.alive?() is false), so it cannot " <>
+        "reach the snakepit-shm node",
+      "start it with `elixir --sname NAME ...` / `iex --sname NAME`, call Node.start/2, " <>
+        "or pass start_distribution: :some_name to SnakepitShm.connect/2"
+    )
+  end
+
+  @spec set_cookie(node(), nil | atom() | String.t()) :: :ok
+  defp set_cookie(_node, nil), do: :ok
+
+  defp set_cookie(node, cookie) when is_binary(cookie),
+    do: set_cookie(node, String.to_atom(cookie))
+
+  defp set_cookie(node, cookie) when is_atom(cookie) do
+    true = Node.set_cookie(node, cookie)
+    :ok
+  end
+
+  @spec connect_node(node(), nil | atom() | String.t()) :: :ok | error()
+  defp connect_node(node, cookie) do
+    case Node.connect(node) do
+      true -> :ok
+      :ignored -> not_distributed()
+      false -> connect_failed(node, cookie)
+    end
+  end
+
+  @spec connect_failed(node(), nil | atom() | String.t()) :: error()
+  defp connect_failed(node, cookie) do
+    {name, host} = split_node(node)
+
+    cookie_source =
+      if cookie,
+        do: "the cookie given in opts[:cookie]",
+        else: "this BEAM's own cookie (Node.get_cookie/0: ~/.erlang.cookie or --cookie)"
+
+    epmd = epmd_report(name, host)
+
+    Error.new(
+      :not_found,
+      "snakepit-shm node #{node} is not reachable: Node.connect/1 failed. " <>
+        "#{epmd.text}; the handshake used #{cookie_source}",
+      epmd.remediation,
+      %{node: node, reason: :nodedown, epmd: epmd.status}
+    )
+  end
+
+  @spec epmd_report(String.t(), String.t()) :: %{
+          status: atom(),
+          text: String.t(),
+          remediation: String.t()
+        }
+  defp epmd_report(name, host) do
+    case :erl_epmd.names(String.to_charlist(host)) do
+      {:ok, names} ->
+        if Enum.any?(names, fn {registered, _port} -> to_string(registered) == name end) do
+          %{
+            status: :registered,
+            text: "epmd on #{host} answers and lists #{name}, so the node runs",
+            remediation:
+              "the cookies probably differ: pass the node's cookie as opts[:cookie] " <>
+                "(the node reads --cookie, --cookie-file or ~/.erlang.cookie)"
+          }
+        else
+          %{
+            status: :name_not_registered,
+            text:
+              "epmd on #{host} answers but lists no #{name} " <>
+                "(registered: #{Enum.map_join(names, ", ", &to_string(elem(&1, 0)))})",
+            remediation:
+              "start the node with `java_node/bin/snakepit-shm node --name #{name}` " <>
+                "and wait for its `ready` line"
+          }
+        end
+
+      {:error, reason} ->
+        %{
+          status: :no_answer,
+          text: "epmd on #{host} does not answer (#{inspect(reason)})",
+          remediation:
+            "start the node with `java_node/bin/snakepit-shm node` (it starts epmd), " <>
+              "or check the host name #{host}"
+        }
+    end
+  end
+
+  @spec split_node(node()) :: {String.t(), String.t()}
+  defp split_node(node) do
+    case String.split(Atom.to_string(node), "@", parts: 2) do
+      [name, host] -> {name, host}
+      [name] -> {name, "localhost"}
+    end
+  end
+end
