@@ -190,7 +190,8 @@ final class RequestHandler {
 
   // ---------------------------------------------------------------- encoding
 
-  private Map<String, Object> descriptor(Region r, Access access) {
+  /** The fields that say where a region's payload is, shared by descriptor and info. */
+  private static Map<String, Object> location(Region r) {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", r.idText());
     m.put("generation", r.generation());
@@ -198,6 +199,11 @@ final class RequestHandler {
     m.put("path", r.segment().path().toString());
     m.put("offset", r.payloadOffsetBytes());
     m.put("size", r.sizeBytes());
+    return m;
+  }
+
+  private static Map<String, Object> descriptor(Region r, Access access) {
+    Map<String, Object> m = location(r);
     m.put("access", new ShmException.Atom(access.atom()));
     m.put("tenant", r.tenant());
     m.put("session", r.session());
@@ -205,13 +211,7 @@ final class RequestHandler {
   }
 
   private static Map<String, Object> info(Region r) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("id", r.idText());
-    m.put("generation", r.generation());
-    m.put("segment", r.segment().shmName());
-    m.put("path", r.segment().path().toString());
-    m.put("offset", r.payloadOffsetBytes());
-    m.put("size", r.sizeBytes());
+    Map<String, Object> m = location(r);
     m.put("state", new ShmException.Atom(r.state().atom()));
     m.put("refcount", (long) r.refcount());
     List<Object> holders = new ArrayList<>();
