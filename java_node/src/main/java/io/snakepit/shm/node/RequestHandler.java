@@ -250,9 +250,7 @@ final class RequestHandler {
     m.put("dedicated_segments", (long) registry.dedicatedSegmentCount());
     m.put("bytes_in_use", registry.bytesInUse());
     m.put("bytes_reserved", registry.bytesReserved());
-    long[] pool = registry.poolFreeAndLargestBytes();
-    m.put("pool_free_bytes", pool[0]);
-    m.put("pool_largest_free_bytes", pool[1]);
+    m.put("pool", poolStats());
     m.put("holders", (long) registry.holderCount());
     m.put("deallocated_total", registry.deallocatedTotal());
     m.put("holder_deaths_total", registry.holderDeathsTotal());
@@ -261,6 +259,45 @@ final class RequestHandler {
     m.put("dropped_messages", metrics.droppedMessages());
     m.put("uptime_ms", now - startedMs);
     return m;
+  }
+
+  /**
+   * Pooled memory and its fragmentation, overall and per segment. Fragmentation is
+   * {@code 1 - largest_free_bytes / free_bytes}: 0 when all free bytes are one block.
+   */
+  private Map<String, Object> poolStats() {
+    long free = 0;
+    long largest = 0;
+    long capacity = 0;
+    List<Object> segments = new ArrayList<>();
+    for (RegionRegistry.PoolSegmentUse u : registry.poolSegmentUse()) {
+      free += u.freeBytes();
+      largest = Math.max(largest, u.largestFreeBytes());
+      capacity += u.capacityBytes();
+      Map<String, Object> seg = new LinkedHashMap<>();
+      seg.put("segment", u.segment());
+      seg.put("slot", (long) u.slot());
+      seg.put("capacity_bytes", u.capacityBytes());
+      seg.put("free_bytes", u.freeBytes());
+      seg.put("largest_free_bytes", u.largestFreeBytes());
+      seg.put("fragmentation", fragmentation(u.freeBytes(), u.largestFreeBytes()));
+      seg.put("live_blocks", (long) u.liveBlocks());
+      seg.put("draining", u.draining());
+      segments.add(seg);
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("capacity_bytes", capacity);
+    m.put("free_bytes", free);
+    m.put("largest_free_bytes", largest);
+    m.put("fragmentation", fragmentation(free, largest));
+    m.put("size_classes", (long) registry.sizeClasses().count());
+    m.put("largest_block_bytes", registry.sizeClasses().maxBlockBytes());
+    m.put("segments", segments);
+    return m;
+  }
+
+  private static double fragmentation(long freeBytes, long largestFreeBytes) {
+    return freeBytes == 0 ? 0.0 : 1.0 - (double) largestFreeBytes / freeBytes;
   }
 
   private Map<String, Object> health() {

@@ -2,6 +2,7 @@ package io.snakepit.shm.node;
 
 import com.ericsson.otp.erlang.OtpErlangAtom;
 import com.ericsson.otp.erlang.OtpErlangBinary;
+import com.ericsson.otp.erlang.OtpErlangDouble;
 import com.ericsson.otp.erlang.OtpErlangList;
 import com.ericsson.otp.erlang.OtpErlangLong;
 import com.ericsson.otp.erlang.OtpErlangMap;
@@ -14,7 +15,7 @@ import java.util.Map;
 
 /**
  * Building Erlang terms from Java values. Values: {@link Long}/{@link Integer} become
- * integers, {@link String} a UTF-8 binary (never a Java-serialised object),
+ * integers, {@link Double} a float, {@link String} a UTF-8 binary (never a Java-serialised object),
  * {@link ShmException.Atom} an atom, {@link Boolean} {@code true}/{@code false},
  * null {@code nil}, {@link Map} a map with atom keys, {@link List} a list.
  */
@@ -72,6 +73,8 @@ final class Terms {
       return new OtpErlangLong(n);
     } else if (v instanceof Integer n) {
       return new OtpErlangLong(n);
+    } else if (v instanceof Double d) {
+      return new OtpErlangDouble(d);
     } else if (v instanceof String s) {
       return binary(s);
     } else if (v instanceof ShmException.Atom a) {

@@ -58,7 +58,7 @@ final class LinuxMapping implements Mapping {
     this.lengthBytes = lengthBytes;
     this.writable = writable;
     this.name = name;
-    this.window = base.getByteBuffer(0, Math.min(lengthBytes, MAX_WINDOW_BYTES));
+    this.window = base.getByteBuffer(0, Math.min(lengthBytes, MAX_WINDOW_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
   }
 
   /**
@@ -74,6 +74,11 @@ final class LinuxMapping implements Mapping {
   }
 
   /** The mapped address; valid while {@link #isMapped()}. */
+  /** True when {@code [offset, offset + bytes)} lies in the ByteBuffer window (fast path). */
+  private boolean inWindow(long offset, int bytes) {
+    return offset <= window.capacity() - bytes;
+  }
+
   Pointer base() {
     return base;
   }
@@ -129,37 +134,49 @@ final class LinuxMapping implements Mapping {
   @Override
   public short getShort(long offset) {
     checkRead(offset, Short.BYTES);
-    return base.getShort(offset);
+    return inWindow(offset, Short.BYTES) ? window.getShort((int) offset) : base.getShort(offset);
   }
 
   @Override
   public void putShort(long offset, short value) {
     checkWrite(offset, Short.BYTES);
-    base.setShort(offset, value);
+    if (inWindow(offset, Short.BYTES)) {
+      window.putShort((int) offset, value);
+    } else {
+      base.setShort(offset, value);
+    }
   }
 
   @Override
   public int getInt(long offset) {
     checkRead(offset, Integer.BYTES);
-    return base.getInt(offset);
+    return inWindow(offset, Integer.BYTES) ? window.getInt((int) offset) : base.getInt(offset);
   }
 
   @Override
   public void putInt(long offset, int value) {
     checkWrite(offset, Integer.BYTES);
-    base.setInt(offset, value);
+    if (inWindow(offset, Integer.BYTES)) {
+      window.putInt((int) offset, value);
+    } else {
+      base.setInt(offset, value);
+    }
   }
 
   @Override
   public long getLong(long offset) {
     checkRead(offset, Long.BYTES);
-    return base.getLong(offset);
+    return inWindow(offset, Long.BYTES) ? window.getLong((int) offset) : base.getLong(offset);
   }
 
   @Override
   public void putLong(long offset, long value) {
     checkWrite(offset, Long.BYTES);
-    base.setLong(offset, value);
+    if (inWindow(offset, Long.BYTES)) {
+      window.putLong((int) offset, value);
+    } else {
+      base.setLong(offset, value);
+    }
   }
 
   /**

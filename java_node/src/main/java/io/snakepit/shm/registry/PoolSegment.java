@@ -3,16 +3,143 @@ package io.snakepit.shm.registry;
 import io.snakepit.shm.segment.Segment;
 import io.snakepit.shm.segment.SegmentHeaderLayout;
 
-/** A pooled segment and the allocator of its blocks. Owned by the registry's owner thread. */
+/**
+ * One pooled segment's blocks: a bump pointer over never-used space and, per size class, a
+ * stack of freed blocks. A freed block is reused only for its own class; when the last
+ * block of a segment is freed the segment is reset (all space back to the bump pointer),
+ * so an empty segment serves any class again.
+ *
+ * <p>Free-stack entries are block offsets (multiples of 64) whose bit 0 says the block's
+ * pages were given back (hole punched) and must be reserved again before reuse.
+ *
+ * <p>Thread-safety: none; owned by the registry's owner thread.
+ */
 final class PoolSegment {
+  /** Bit 0 of a free-stack entry: the block's pages were punched out. */
+  static final long PUNCHED = 1;
+
   final Segment segment;
-  final BlockAllocator blocks;
-  /** When the segment last became empty, or -1 while it holds regions. */
+  final SizeClasses classes;
+  /** Position in the allocator's table; lower slots are filled first. */
+  final int slot;
+  private final long startBytes = SegmentHeaderLayout.HEADER_BYTES;
+  private final long endBytes;
+  private final LongStack[] freeByClass;
+  private long bumpBytes;
+  private long freeListBytes;
+  private int liveBlocks;
+  /** Some range was punched since the last reset: reserve everything again on reset. */
+  private boolean hasHoles;
+  /** Configuration changed: no new blocks here; released once empty. */
+  boolean draining;
+  /** When the segment last became empty, or -1 while it has blocks. */
   long emptySinceMs;
 
-  PoolSegment(Segment segment, long nowMs) {
+  PoolSegment(Segment segment, SizeClasses classes, int slot, long nowMs) {
     this.segment = segment;
-    this.blocks = new BlockAllocator(SegmentHeaderLayout.HEADER_BYTES, segment.sizeBytes());
+    this.classes = classes;
+    this.slot = slot;
+    this.endBytes = segment.sizeBytes() & -64L;
+    this.freeByClass = new LongStack[classes.count()];
+    this.bumpBytes = startBytes;
     this.emptySinceMs = nowMs;
+  }
+
+  boolean hasFree(int sizeClass) {
+    LongStack s = freeByClass[sizeClass];
+    return s != null && !s.isEmpty();
+  }
+
+  /** Pops a freed block of the class: its offset, with {@link #PUNCHED} possibly set. */
+  long popFree(int sizeClass) {
+    long entry = freeByClass[sizeClass].pop();
+    freeListBytes -= classes.blockBytes(sizeClass);
+    liveBlocks++;
+    emptySinceMs = -1;
+    return entry;
+  }
+
+  /** Never-used bytes left at the end. */
+  long bumpRoomBytes() {
+    return endBytes - bumpBytes;
+  }
+
+  /** Takes {@code blockBytes} from the never-used space; returns the offset or -1. */
+  long bump(long blockBytes) {
+    if (endBytes - bumpBytes < blockBytes) {
+      return -1;
+    }
+    long offset = bumpBytes;
+    bumpBytes += blockBytes;
+    liveBlocks++;
+    emptySinceMs = -1;
+    return offset;
+  }
+
+  /**
+   * Returns a block. Returns true when the segment became empty and was reset: the
+   * caller then drops it from every free-class index.
+   */
+  boolean free(long offset, int sizeClass, boolean punched, long nowMs) {
+    liveBlocks--;
+    hasHoles |= punched;
+    if (liveBlocks == 0) {
+      reset(nowMs);
+      return true;
+    }
+    LongStack s = freeByClass[sizeClass];
+    if (s == null) {
+      s = new LongStack();
+      freeByClass[sizeClass] = s;
+    }
+    s.push(punched ? offset | PUNCHED : offset);
+    freeListBytes += classes.blockBytes(sizeClass);
+    return false;
+  }
+
+  private void reset(long nowMs) {
+    for (LongStack s : freeByClass) {
+      if (s != null) {
+        s.clear();
+      }
+    }
+    bumpBytes = startBytes;
+    freeListBytes = 0;
+    emptySinceMs = nowMs;
+  }
+
+  /** True when the last reset left punched ranges that must be reserved again. */
+  boolean takeHoles() {
+    boolean h = hasHoles;
+    hasHoles = false;
+    return h;
+  }
+
+  boolean isEmpty() {
+    return liveBlocks == 0;
+  }
+
+  int liveBlocks() {
+    return liveBlocks;
+  }
+
+  long capacityBytes() {
+    return endBytes - startBytes;
+  }
+
+  /** Bytes not in live blocks: never used plus freed. */
+  long freeBytes() {
+    return bumpRoomBytes() + freeListBytes;
+  }
+
+  /** The largest block one allocation could get here now. */
+  long largestFreeBytes() {
+    long largest = bumpRoomBytes();
+    for (int c = freeByClass.length - 1; c >= 0 && classes.blockBytes(c) > largest; c--) {
+      if (hasFree(c)) {
+        return classes.blockBytes(c);
+      }
+    }
+    return largest;
   }
 }

@@ -46,6 +46,8 @@ public final class Region {
   private int refcount;
   private long lastAccessMs;
   private long accessCount;
+  /** Where the region sits in a pooled segment, or null for a dedicated segment. */
+  PoolAllocator.Block poolBlock;
   /** When the grace period ends, or -1 while referenced. */
   long deallocateAtMs = -1;
   boolean deallocated;

@@ -31,6 +31,7 @@ import org.slf4j.LoggerFactory;
 public final class RegionRegistry {
   private static final Logger LOG = LoggerFactory.getLogger(RegionRegistry.class);
   private static final long ID_SEQUENCE_BITS = 40;
+  private static final long POOL_CHECK_INTERVAL_MS = 1000;
 
   private record Deadline(long atMs, Region region) {}
 
@@ -41,8 +42,7 @@ public final class RegionRegistry {
   private final Map<Long, Region> regions = new HashMap<>();
   private final Map<Holder, Set<Region>> regionsByHolder = new HashMap<>();
   private final Map<Holder, Long> bytesByHolder = new HashMap<>();
-  private final List<PoolSegment> pools = new ArrayList<>();
-  private final Map<Segment, PoolSegment> poolBySegment = new HashMap<>();
+  private final PoolAllocator pool;
   private final PriorityQueue<Deadline> graceQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
   private final PriorityQueue<Deadline> ttlQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
 
@@ -52,6 +52,7 @@ public final class RegionRegistry {
   private long bytesReserved;
   private int dedicatedSegments;
   private long nextOsPidCheckMs;
+  private long nextPoolCheckMs;
   private long deallocatedTotal;
   private long holderDeathsTotal;
 
@@ -60,6 +61,11 @@ public final class RegionRegistry {
     this.config = config;
     this.listener = listener;
     this.idPrefix = new SecureRandom().nextInt(1 << 23);
+    this.pool = new PoolAllocator(store, sizeClasses(config), config.poolSegmentBytes());
+  }
+
+  private static SizeClasses sizeClasses(ShmConfig c) {
+    return new SizeClasses(RegionLayoutMath.blockBytes(c.dedicatedThresholdBytes()), c.sizeClassesPerDoubling());
   }
 
   public ShmConfig config() {
@@ -73,6 +79,7 @@ public final class RegionRegistry {
       LOG.info("configuration changed: {}", changes);
     }
     config = next;
+    pool.reconfigure(sizeClasses(next), next.poolSegmentBytes());
     return config;
   }
 
@@ -220,21 +227,24 @@ public final class RegionRegistry {
       Deadline d = graceQueue.poll();
       Region r = d.region();
       if (!r.deallocated && r.refcount() == 0 && r.deallocateAtMs == d.atMs()) {
-        deallocate(r, "grace period ended");
+        deallocate(r, "grace period ended", nowMs);
       }
     }
     while (!ttlQueue.isEmpty() && ttlQueue.peek().atMs() <= nowMs) {
       Region r = ttlQueue.poll().region();
       if (!r.deallocated) {
-        expire(r);
+        expire(r, nowMs);
       }
     }
     if (nowMs >= nextOsPidCheckMs) {
       nextOsPidCheckMs = nowMs + config.osPidPollMs();
       dropDeadOsProcesses(nowMs);
     }
-    releaseIdlePools(nowMs, false);
-    long next = nextOsPidCheckMs;
+    if (nowMs >= nextPoolCheckMs) {
+      nextPoolCheckMs = nowMs + POOL_CHECK_INTERVAL_MS;
+      releaseIdlePools(nowMs, false);
+    }
+    long next = Math.min(nextOsPidCheckMs, nextPoolCheckMs);
     if (!graceQueue.isEmpty()) {
       next = Math.min(next, graceQueue.peek().atMs());
     }
@@ -256,7 +266,7 @@ public final class RegionRegistry {
     int deallocated = 0;
     for (Region r : new ArrayList<>(regions.values())) {
       if (r.refcount() == 0) {
-        deallocate(r, "gc");
+        deallocate(r, "gc", nowMs);
         deallocated++;
       }
     }
@@ -269,13 +279,9 @@ public final class RegionRegistry {
   /** Deallocates everything and removes every segment; for shutdown. */
   public void shutdown() {
     for (Region r : new ArrayList<>(regions.values())) {
-      deallocate(r, "shutdown");
+      deallocate(r, "shutdown", System.currentTimeMillis());
     }
-    for (PoolSegment p : new ArrayList<>(pools)) {
-      destroyQuietly(p.segment);
-    }
-    pools.clear();
-    poolBySegment.clear();
+    pool.destroyAll();
   }
 
   // ---------------------------------------------------------------- gauges
@@ -285,7 +291,7 @@ public final class RegionRegistry {
   }
 
   public int pooledSegmentCount() {
-    return pools.size();
+    return pool.segments().size();
   }
 
   public int dedicatedSegmentCount() {
@@ -314,15 +320,23 @@ public final class RegionRegistry {
     return holderDeathsTotal;
   }
 
-  /** Free bytes in pooled segments, and the largest free block among them. */
-  public long[] poolFreeAndLargestBytes() {
-    long free = 0;
-    long largest = 0;
-    for (PoolSegment p : pools) {
-      free += p.blocks.freeBytes();
-      largest = Math.max(largest, p.blocks.largestFreeBytes());
+  /** Fragmentation of one pooled segment, in bytes. */
+  public record PoolSegmentUse(String segment, int slot, long capacityBytes, long freeBytes, long largestFreeBytes,
+      int liveBlocks, boolean draining) {}
+
+  /** Every pooled segment's use, lowest slot (most preferred) first. */
+  public List<PoolSegmentUse> poolSegmentUse() {
+    List<PoolSegmentUse> out = new ArrayList<>();
+    for (PoolSegment p : pool.segments()) {
+      out.add(new PoolSegmentUse(p.segment.shmName(), p.slot, p.capacityBytes(), p.freeBytes(),
+          p.largestFreeBytes(), p.liveBlocks(), p.draining));
     }
-    return new long[] {free, largest};
+    return out;
+  }
+
+  /** The size classes of pooled blocks now in use. */
+  public SizeClasses sizeClasses() {
+    return pool.classes();
   }
 
   /** Holders that are OS processes (to report), in no order. */
@@ -333,45 +347,16 @@ public final class RegionRegistry {
   // ---------------------------------------------------------------- placement
 
   private Region placeInPool(long id, long generation, AllocateRequest req, long nowMs) {
-    long blockBytes = RegionLayoutMath.blockBytes(req.sizeBytes());
-    PoolSegment pool = null;
-    long offset = -1;
-    for (PoolSegment p : pools) {
-      offset = p.blocks.allocate(blockBytes);
-      if (offset >= 0) {
-        pool = p;
-        break;
-      }
-    }
-    if (pool == null) {
-      pool = newPool(nowMs);
-      offset = pool.blocks.allocate(blockBytes);
-    }
+    PoolAllocator.Block block;
     try {
-      store.reserve(pool.segment, offset, blockBytes);
+      block = pool.allocate(RegionLayoutMath.blockBytes(req.sizeBytes()), nowMs);
     } catch (PlatformException e) {
-      pool.blocks.free(offset, blockBytes);
       throw platformError(e, req.sizeBytes());
     }
-    pool.emptySinceMs = -1;
-    Region r = newRegion(id, generation, pool.segment, offset, blockBytes, req, nowMs);
+    Region r = newRegion(id, generation, block.pool().segment, block.offsetBytes(), block.blockBytes(), req, nowMs);
+    r.poolBlock = block;
     writeHeader(r, nowMs);
     return r;
-  }
-
-  private PoolSegment newPool(long nowMs) {
-    long size = config.poolSegmentBytes() & -RegionHeaderLayout.ALIGNMENT_BYTES;
-    Segment s;
-    try {
-      s = store.create(SegmentHeaderLayout.KIND_POOLED, size, size, SegmentHeaderLayout.HEADER_BYTES, nowMs);
-    } catch (PlatformException e) {
-      throw platformError(e, size);
-    }
-    PoolSegment p = new PoolSegment(s, nowMs);
-    pools.add(p);
-    poolBySegment.put(s, p);
-    LOG.debug("created pooled segment {} ({} bytes)", s.shmName(), size);
-    return p;
   }
 
   private Region placeDedicated(long id, long generation, AllocateRequest req, long nowMs) {
@@ -449,16 +434,16 @@ public final class RegionRegistry {
     }
   }
 
-  private void expire(Region r) {
+  private void expire(Region r, long nowMs) {
     for (Holder h : new ArrayList<>(r.holders().keySet())) {
       r.dropAllRefs(h);
       forgetHolderOf(r, h);
     }
-    deallocate(r, "ttl of " + r.ttlMs() + " ms ran out");
+    deallocate(r, "ttl of " + r.ttlMs() + " ms ran out", nowMs);
   }
 
   /** Marks the header freed, zeroes when required, and gives the memory back. */
-  private void deallocate(Region r, String why) {
+  private void deallocate(Region r, String why, long nowMs) {
     if (r.deallocated) {
       return;
     }
@@ -475,15 +460,9 @@ public final class RegionRegistry {
     try {
       RegionHeaderLayout.writeState(s.mapping(), r.headerOffsetBytes(), RegionHeaderLayout.STATE_FREED);
       boolean zero = config.zeroOnFree().requiresZeroing(r.sensitive());
-      PoolSegment pool = poolBySegment.get(s);
-      if (pool != null) {
-        if (zero || config.zeroOnFree() != ZeroOnFree.NEVER) {
-          store.zero(s, r.payloadOffsetBytes(), r.blockBytes() - RegionLayoutMath.BLOCK_OVERHEAD_BYTES);
-        }
-        pool.blocks.free(r.headerOffsetBytes(), r.blockBytes());
-        if (pool.blocks.isEmpty()) {
-          pool.emptySinceMs = System.currentTimeMillis();
-        }
+      if (r.poolBlock != null) {
+        // Pooled memory is cleared unless :never, so reused blocks never show old bytes.
+        pool.free(r.poolBlock, zero || config.zeroOnFree() != ZeroOnFree.NEVER, false, nowMs);
       } else {
         if (zero) {
           store.zero(s, r.payloadOffsetBytes(), r.blockBytes() - RegionLayoutMath.BLOCK_OVERHEAD_BYTES);
@@ -510,25 +489,7 @@ public final class RegionRegistry {
   }
 
   private int releaseIdlePools(long nowMs, boolean all) {
-    int released = 0;
-    for (PoolSegment p : new ArrayList<>(pools)) {
-      if (p.emptySinceMs >= 0 && p.blocks.isEmpty()
-          && (all || nowMs - p.emptySinceMs >= config.poolIdleReleaseMs())) {
-        pools.remove(p);
-        poolBySegment.remove(p.segment);
-        destroyQuietly(p.segment);
-        released++;
-      }
-    }
-    return released;
-  }
-
-  private void destroyQuietly(Segment s) {
-    try {
-      store.destroy(s);
-    } catch (PlatformException e) {
-      LOG.error("removing segment {}: {}", s.shmName(), e.getMessage());
-    }
+    return pool.releaseEmpty(nowMs, all ? 0 : config.poolIdleReleaseMs());
   }
 
   // ---------------------------------------------------------------- checks

@@ -23,7 +23,9 @@ public record ShmConfig(
     long dedicatedThresholdBytes,
     long maxRegionBytes,
     long osPidPollMs,
-    long poolIdleReleaseMs) {
+    long poolIdleReleaseMs,
+    int sizeClassesPerDoubling,
+    long maxMailboxMessages) {
 
   public static final long UNLIMITED = Long.MAX_VALUE;
   private static final long MIB = 1024L * 1024;
@@ -33,7 +35,7 @@ public record ShmConfig(
   /** Defaults of CONTRACT section 2; {@code maxTotalBytes} is half the shm dir's size. */
   public static ShmConfig defaults(long shmDirTotalBytes) {
     return new ShmConfig(100, Math.max(shmDirTotalBytes / 2, MIB), UNLIMITED, 1_000_000, ZeroOnFree.SENSITIVE,
-        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000);
+        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000, 4, 10_000);
   }
 
   /** The configuration as key → value, values as on the wire (Long, Atom). */
@@ -49,6 +51,8 @@ public record ShmConfig(
     m.put("max_region_bytes", maxRegionBytes);
     m.put("os_pid_poll_ms", osPidPollMs);
     m.put("pool_idle_release_ms", poolIdleReleaseMs);
+    m.put("size_classes_per_doubling", (long) sizeClassesPerDoubling);
+    m.put("max_mailbox_messages", maxMailboxMessages);
     return m;
   }
 
@@ -64,6 +68,8 @@ public record ShmConfig(
     long maxRegion = maxRegionBytes;
     long poll = osPidPollMs;
     long idle = poolIdleReleaseMs;
+    int perDoubling = sizeClassesPerDoubling;
+    long mailbox = maxMailboxMessages;
     for (Map.Entry<String, Object> e : changes.entrySet()) {
       String key = e.getKey();
       Object v = e.getValue();
@@ -84,6 +90,14 @@ public record ShmConfig(
         case "max_region_bytes" -> maxRegion = number(key, v, 1, 1L << 50);
         case "os_pid_poll_ms" -> poll = number(key, v, 10, 3_600_000);
         case "pool_idle_release_ms" -> idle = number(key, v, 0, 24L * 3600 * 1000);
+        case "size_classes_per_doubling" -> {
+          long n = number(key, v, 1, 8);
+          if (Long.bitCount(n) != 1) {
+            throw bad(key, "must be 1, 2, 4 or 8");
+          }
+          perDoubling = (int) n;
+        }
+        case "max_mailbox_messages" -> mailbox = number(key, v, 10, 100_000_000);
         default -> throw ShmException.invalid("unknown configuration key " + key)
             .with("key", key);
       }
@@ -92,7 +106,8 @@ public record ShmConfig(
       throw bad("dedicated_threshold_bytes", "must leave room for one block in a pooled segment: at most "
           + (pool - RegionLayoutMath.BLOCK_OVERHEAD_BYTES - POOL_OVERHEAD_BYTES) + " with pool_segment_bytes " + pool);
     }
-    return new ShmConfig(grace, total, holder, regions, zero, pool, threshold, maxRegion, poll, idle);
+    return new ShmConfig(grace, total, holder, regions, zero, pool, threshold, maxRegion, poll, idle, perDoubling,
+        mailbox);
   }
 
   private static Object limit(long v) {
