@@ -86,7 +86,7 @@ final class RequestHandler {
   private static String known(String name) {
     return switch (name) {
       case "allocate", "acquire", "release", "free", "info", "list", "release_session", "stats", "health", "gc",
-          "config", "ping" -> name;
+          "config", "ping", "allocate_many", "release_many" -> name;
       default -> "unknown";
     };
   }
@@ -117,6 +117,25 @@ final class RequestHandler {
         Region r = registry.allocate(new AllocateRequest(size, holder, o.text("session"), o.text("tenant"),
             o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
         return Terms.ok(Terms.map(descriptor(r, access)));
+      }
+      case "allocate_many/3": {
+        long[] sizes = Requests.longList(t.elementAt(1), "sizes", RegionRegistry.MAX_BATCH);
+        Options o = Options.parse(t.elementAt(2), ALLOCATE_KEYS, "allocate_many options");
+        Holder holder = o.holder(callerHolder, platform::processStartTicks);
+        Access access = o.access("access", Access.READ_WRITE);
+        List<Region> made = registry.allocateMany(sizes, new AllocateRequest(0, holder, o.text("session"),
+            o.text("tenant"), o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
+        List<Object> descriptors = new ArrayList<>(made.size());
+        for (Region r : made) {
+          descriptors.add(descriptor(r, access));
+        }
+        return Terms.ok(Terms.term(descriptors));
+      }
+      case "release_many/3": {
+        long[] ids = Requests.idList(t.elementAt(1), RegionRegistry.MAX_BATCH);
+        Options o = Options.parse(t.elementAt(2), RELEASE_KEYS, "release_many options");
+        int n = registry.releaseMany(ids, o.holder(callerHolder, platform::processStartTicks), o.text("tenant"), now);
+        return Terms.ok(Terms.map(Map.of("released", (long) n)));
       }
       case "acquire/3": {
         long id = Requests.regionId(t.elementAt(1));

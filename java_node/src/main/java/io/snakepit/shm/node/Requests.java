@@ -84,6 +84,60 @@ final class Requests {
     return n.longValue();
   }
 
+  /**
+   * A proper list of 1 to {@code max} integers. A list of small integers may arrive as
+   * a charlist (Erlang's string encoding), which is accepted too.
+   */
+  static long[] longList(OtpErlangObject v, String key, int max) {
+    if (v instanceof OtpErlangString s) {
+      int[] cps = s.stringValue().codePoints().toArray();
+      checkBatchLength(cps.length, key, max);
+      long[] out = new long[cps.length];
+      for (int i = 0; i < cps.length; i++) {
+        out[i] = cps[i];
+      }
+      return out;
+    }
+    OtpErlangObject[] items = properList(v, key, max);
+    long[] out = new long[items.length];
+    for (int i = 0; i < items.length; i++) {
+      try {
+        out[i] = longValue(items[i], key);
+      } catch (ShmException e) {
+        throw e.with("index", (long) i);
+      }
+    }
+    return out;
+  }
+
+  /** A proper list of 1 to {@code max} region ids. */
+  static long[] idList(OtpErlangObject v, int max) {
+    OtpErlangObject[] items = properList(v, "ids", max);
+    long[] out = new long[items.length];
+    for (int i = 0; i < items.length; i++) {
+      try {
+        out[i] = regionId(items[i]);
+      } catch (ShmException e) {
+        throw e.with("index", (long) i);
+      }
+    }
+    return out;
+  }
+
+  private static OtpErlangObject[] properList(OtpErlangObject v, String key, int max) {
+    if (!(v instanceof OtpErlangList l) || !l.isProper()) {
+      throw ShmException.invalid(key + " must be a proper list, got " + show(v)).with("key", key);
+    }
+    checkBatchLength(l.arity(), key, max);
+    return l.elements();
+  }
+
+  private static void checkBatchLength(int n, String key, int max) {
+    if (n == 0 || n > max) {
+      throw ShmException.invalid(key + " must hold 1 to " + max + " elements, got " + n).with("key", key);
+    }
+  }
+
   /** A region id: a binary of 16 lowercase hex digits. */
   static long regionId(OtpErlangObject v) {
     if (v instanceof OtpErlangBinary b && b.size() == 16) {

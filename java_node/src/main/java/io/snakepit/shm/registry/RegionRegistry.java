@@ -121,6 +121,83 @@ public final class RegionRegistry {
     return region;
   }
 
+  /** Most elements of one batch call. */
+  public static final int MAX_BATCH = 10_000;
+
+  /**
+   * Allocates one region per size, all with the options of {@code template}; all or
+   * nothing. Limits are checked for the whole batch first; a failure part-way (a full
+   * shm dir) deallocates what the batch made. Errors carry the {@code index} of the
+   * offending size.
+   */
+  public List<Region> allocateMany(long[] sizes, AllocateRequest template, long nowMs) {
+    if (sizes.length == 0 || sizes.length > MAX_BATCH) {
+      throw ShmException.invalid("a batch takes 1 to " + MAX_BATCH + " sizes, got " + sizes.length);
+    }
+    long total = 0;
+    for (int i = 0; i < sizes.length; i++) {
+      long size = sizes[i];
+      if (size <= 0) {
+        throw ShmException.invalid("size must be a positive integer, got " + size).with("index", (long) i);
+      }
+      if (size > config.maxRegionBytes()) {
+        throw limit("max_region_bytes", config.maxRegionBytes(), 0, size,
+            "Split the data over several regions or raise max_region_bytes.").with("index", (long) i);
+      }
+      total += size;
+    }
+    if (regions.size() + (long) sizes.length > config.maxRegions()) {
+      throw limit("max_regions", config.maxRegions(), regions.size(), sizes.length,
+          "Release regions you no longer need, or raise max_regions.");
+    }
+    if (bytesInUse + total > config.maxTotalBytes()) {
+      throw limit("max_total_bytes", config.maxTotalBytes(), bytesInUse, total,
+          "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
+    }
+    checkHolderBytes(template.holder(), total);
+    List<Region> made = new ArrayList<>(sizes.length);
+    for (int i = 0; i < sizes.length; i++) {
+      try {
+        made.add(allocate(new AllocateRequest(sizes[i], template.holder(), template.session(), template.tenant(),
+            template.sensitive(), template.ttlMs(), template.label(), template.access()), nowMs));
+      } catch (ShmException e) {
+        for (Region r : made) {
+          deallocate(r, "batch rolled back", nowMs);
+        }
+        throw e.with("index", (long) i);
+      }
+    }
+    return made;
+  }
+
+  /**
+   * Drops one of {@code holder}'s references per id (an id may repeat); all or nothing:
+   * every id is checked first. Errors carry the {@code index} and {@code id}.
+   */
+  public int releaseMany(long[] ids, Holder holder, String tenant, long nowMs) {
+    if (ids.length == 0 || ids.length > MAX_BATCH) {
+      throw ShmException.invalid("a batch takes 1 to " + MAX_BATCH + " ids, got " + ids.length);
+    }
+    Map<Long, Integer> wanted = new HashMap<>();
+    for (int i = 0; i < ids.length; i++) {
+      try {
+        Region r = find(ids[i]);
+        checkTenant(r, tenant);
+        int n = wanted.merge(ids[i], 1, Integer::sum);
+        Integer held = r.holders().get(holder);
+        if (held == null || held < n) {
+          throw notHolder(r, holder, "release");
+        }
+      } catch (ShmException e) {
+        throw e.with("index", (long) i).with("id", Region.formatId(ids[i]));
+      }
+    }
+    for (long id : ids) {
+      dropRef(regions.get(id), holder, nowMs);
+    }
+    return ids.length;
+  }
+
   /** Adds a reference for {@code holder} to a live region. */
   public Region acquire(long id, Holder holder, String tenant, long nowMs) {
     Region r = find(id);

@@ -133,6 +133,22 @@ class RequestHandlerTest {
   }
 
   @Test
+  void batchCallsTakeCharlistsAndAnswerInOrder() {
+    OtpErlangObject reply = handler.handle(t(a("allocate_many"), new OtpErlangString("dd\u00c8"), kw()), caller);
+    OtpErlangTuple tup = assertInstanceOf(OtpErlangTuple.class, reply);
+    OtpErlangList ds = assertInstanceOf(OtpErlangList.class, tup.elementAt(1), reply.toString());
+    assertEquals(3, ds.arity());
+    assertEquals(n(100), field(ds.elementAt(0), "size"));
+    assertEquals(n(200), field(ds.elementAt(2), "size"));
+    OtpErlangList ids = new OtpErlangList(new OtpErlangObject[] {field(ds.elementAt(0), "id"),
+        field(ds.elementAt(1), "id"), field(ds.elementAt(2), "id")});
+    assertEquals(n(3), field(okMap(handler.handle(t(a("release_many"), ids, kw()), caller)), "released"));
+    OtpErlangTuple err = (OtpErlangTuple) handler.handle(t(a("release_many"),
+        new OtpErlangList(new OtpErlangObject[] {b("zz")}), kw()), caller);
+    assertEquals(n(0), field(err.elementAt(1), "index"));
+  }
+
+  @Test
   void everyMalformedRequestGetsAnErrorWithACode() {
     OtpErlangObject deep = a("x");
     for (int i = 0; i < 10_000; i++) {
@@ -173,6 +189,9 @@ class RequestHandlerTest {
         t(a("config"), t(a("set"), new OtpErlangMap(new OtpErlangObject[] {a("nope")},
             new OtpErlangObject[] {n(1)}))),
         t(a("stats"), n(1)),
+        t(a("allocate_many"), new OtpErlangList(), kw()),
+        t(a("allocate_many"), new OtpErlangList(new OtpErlangObject[] {n(1), a("x")}), kw()),
+        t(a("release_many"), a("x"), kw()),
         deep);
     for (OtpErlangObject req : bad) {
       String code = errorCode(handler.handle(req, caller));

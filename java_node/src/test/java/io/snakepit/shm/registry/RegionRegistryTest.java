@@ -299,6 +299,63 @@ class RegionRegistryTest {
   }
 
   @Test
+  void aBatchAllocatesEverySizeOrNothing() {
+    List<Region> made = registry.allocateMany(new long[] {100, 2 << 20, 5000}, req(0, alice), T0);
+    assertEquals(3, made.size());
+    assertEquals(List.of(100L, 2L << 20, 5000L), made.stream().map(Region::sizeBytes).toList());
+    assertEquals(3, registry.regionCount());
+    registry.configure(Map.of("max_regions", 5L));
+    ShmException tooMany = assertThrows(ShmException.class,
+        () -> registry.allocateMany(new long[] {1, 1, 1}, req(0, alice), T0));
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, tooMany.code());
+    ShmException bad = assertThrows(ShmException.class,
+        () -> registry.allocateMany(new long[] {1, -1}, req(0, alice), T0));
+    assertEquals(1L, bad.extra().get("index"));
+    assertEquals(3, registry.regionCount(), "refused batches change nothing");
+  }
+
+  @Test
+  void aBatchThatRunsOutOfSpaceHalfwayGivesBackWhatItMade() throws Exception {
+    Path mount = Files.createTempDirectory("snktest-tmpfs");
+    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mount.toString())
+        .redirectErrorStream(true).start();
+    org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "needs root to mount a tmpfs");
+    try {
+      RegionRegistry small = newRegistry(mount, ShmConfig.defaults(64L << 20));
+      try {
+        ShmException e = assertThrows(ShmException.class,
+            () -> small.allocateMany(new long[] {(1 << 20) + 1, (1 << 20) + 1, 3 << 20}, req(0, alice), T0));
+        assertEquals(ErrorCode.NO_SPACE, e.code());
+        assertEquals(2L, e.extra().get("index"));
+        assertEquals(0, small.regionCount());
+        try (var files = Files.list(mount)) {
+          assertEquals(0, files.count(), "the dedicated segments of the batch are gone");
+        }
+      } finally {
+        small.shutdown();
+      }
+    } finally {
+      new ProcessBuilder("umount", mount.toString()).start().waitFor();
+      Files.deleteIfExists(mount);
+    }
+  }
+
+  @Test
+  void aBatchReleaseChecksEveryIdFirstAndCountsRepeats() {
+    Region a = registry.allocate(req(100, alice), T0);
+    Region b = registry.allocate(req(100, alice), T0);
+    registry.acquire(a.id(), alice, null, T0);
+    ShmException e = assertThrows(ShmException.class,
+        () -> registry.releaseMany(new long[] {a.id(), b.id(), b.id()}, alice, null, T0));
+    assertEquals(ErrorCode.FORBIDDEN, e.code());
+    assertEquals(2L, e.extra().get("index"));
+    assertEquals(2, a.refcount(), "nothing released");
+    assertEquals(3, registry.releaseMany(new long[] {a.id(), a.id(), b.id()}, alice, null, T0));
+    assertEquals(0, a.refcount());
+    assertEquals(0, b.refcount());
+  }
+
+  @Test
   void shutdownRemovesEverySegment() throws IOException {
     registry.allocate(req(100, alice), T0);
     registry.allocate(req(2 << 20, alice), T0);
