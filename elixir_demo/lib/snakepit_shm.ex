@@ -135,6 +135,33 @@ defmodule SnakepitShm do
   end
 
   @doc """
+  Allocates one region per size in a single call (all or nothing), with the options of
+  `allocate/3` applied to every region. Returns the descriptors in the order of
+  `sizes_bytes`. At most 10,000 sizes; a failure names the offending `index`.
+  """
+  @spec allocate_many(server(), [pos_integer()], opts()) :: {:ok, [descriptor()]} | error()
+  def allocate_many(server, sizes_bytes, opts \\ []) when is_list(sizes_bytes) do
+    {timeout_ms, node_opts} = split_opts(opts)
+
+    call(
+      server,
+      {:allocate_many, sizes_bytes, Map.put_new(node_opts, :holder, self())},
+      timeout_ms
+    )
+  end
+
+  @doc """
+  Drops one of the holder's references per id in a single call (all or nothing; an id
+  may repeat). Options: `holder`, `tenant`, `timeout_ms`. Returns `{:ok, %{released: n}}`.
+  """
+  @spec release_many(server(), [region_id()], opts()) ::
+          {:ok, %{released: non_neg_integer()}} | error()
+  def release_many(server, ids, opts \\ []) when is_list(ids) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    call(server, {:release_many, ids, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+  end
+
+  @doc """
   Adds a reference to region `id` for the holder (default: the calling process).
 
   Options: `holder`, `access`, `tenant`, `timeout_ms`. Returns `{:ok, descriptor}`.

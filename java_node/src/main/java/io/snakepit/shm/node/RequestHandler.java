@@ -73,6 +73,17 @@ final class RequestHandler {
     }
   }
 
+  /** The {@code :busy} reply to a request shed because {@code queued} messages wait. */
+  OtpErlangObject busy(OtpErlangObject request, int queued, long maxQueued) {
+    metrics.recordError(ErrorCode.BUSY);
+    metrics.recordCall("busy", 0);
+    return Terms.error(ShmException.of(ErrorCode.BUSY, "the node is behind: " + queued
+        + " messages wait (max_mailbox_messages " + maxQueued + "); " + callName(request) + " was not run",
+        "Retry after a short backoff, use allocate_many/release_many to send fewer calls, "
+            + "or raise max_mailbox_messages.")
+        .with("queued", (long) queued).with("limit", maxQueued));
+  }
+
   private static String callName(OtpErlangObject request) {
     if (request instanceof OtpErlangAtom a) {
       return known(a.atomValue());

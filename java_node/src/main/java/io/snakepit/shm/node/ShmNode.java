@@ -1,5 +1,6 @@
 package io.snakepit.shm.node;
 
+import com.ericsson.otp.erlang.MailboxDepth;
 import com.ericsson.otp.erlang.OtpErlangAtom;
 import com.ericsson.otp.erlang.OtpErlangDecodeException;
 import com.ericsson.otp.erlang.OtpErlangExit;
@@ -177,7 +178,11 @@ public final class ShmNode implements HolderListener {
           return;
         }
         OtpErlangPid caller = (OtpErlangPid) from.elementAt(0);
-        OtpErlangObject reply = handler.handle(t.elementAt(2), caller);
+        int queued = MailboxDepth.of(mailbox);
+        long maxQueued = registry.config().maxMailboxMessages();
+        OtpErlangObject reply = queued > maxQueued && Backpressure.sheds(t.elementAt(2))
+            ? handler.busy(t.elementAt(2), queued, maxQueued)
+            : handler.handle(t.elementAt(2), caller);
         mailbox.send(caller, Terms.tuple(from.elementAt(1), reply));
       }
       case "system" -> {
