@@ -79,6 +79,11 @@ public final class NodeCommand {
         Thread.currentThread().interrupt();
       }
     }, "snakepit-shm-shutdown"));
+    try {
+      node.sweepStale();
+    } catch (RuntimeException e) {
+      LOG.warn("stale sweep at start failed: {}", e.getMessage());
+    }
     node.start();
     if (o.exitOnStdinEof()) {
       watchStdin(node);

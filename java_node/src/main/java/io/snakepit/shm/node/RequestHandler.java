@@ -357,6 +357,18 @@ final class RequestHandler {
     return m;
   }
 
+  static Map<String, Object> sweepMap(io.snakepit.shm.segment.StaleSweeper.Result r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("scanned", (long) r.scanned());
+    m.put("reclaimed", (long) r.reclaimed());
+    m.put("reclaimed_bytes", r.reclaimedBytes());
+    m.put("live_manager_segments", (long) r.live());
+    m.put("own_segments", (long) r.own());
+    m.put("without_header", (long) r.unreadable());
+    m.put("duration_ms", r.durationMs());
+    return m;
+  }
+
   private static Map<String, Object> check(String name, String status, String detail) {
     Map<String, Object> c = new LinkedHashMap<>();
     c.put("name", new ShmException.Atom(name));
@@ -371,6 +383,8 @@ final class RequestHandler {
     m.put("deallocated", (long) r.deallocated());
     m.put("os_pid_holders_dropped", (long) r.osPidHoldersDropped());
     m.put("segments_released", (long) r.segmentsReleased());
+    m.put("swept", (long) r.sweep().reclaimed());
+    m.put("sweep", sweepMap(r.sweep()));
     return m;
   }
 }

@@ -88,6 +88,14 @@ public final class ShmNode implements HolderListener {
     this.owner = new Thread(null, this::serve, "snakepit-shm-owner", OWNER_STACK_BYTES);
   }
 
+  /**
+   * Sweeps the shm dir for segments of dead managers; call before {@link #start()}, so it
+   * runs before the node serves.
+   */
+  public io.snakepit.shm.segment.StaleSweeper.Result sweepStale() {
+    return registry.sweepStale(false);
+  }
+
   /** The full node name, e.g. {@code snakepit_shm@host}. */
   public String nodeName() {
     return node.node();

@@ -5,6 +5,7 @@ import io.snakepit.shm.segment.RegionHeaderLayout;
 import io.snakepit.shm.segment.Segment;
 import io.snakepit.shm.segment.SegmentHeaderLayout;
 import io.snakepit.shm.segment.SegmentStore;
+import io.snakepit.shm.segment.StaleSweeper;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -43,6 +44,7 @@ public final class RegionRegistry {
   private final Map<Holder, Set<Region>> regionsByHolder = new HashMap<>();
   private final Map<Holder, Long> bytesByHolder = new HashMap<>();
   private final PoolAllocator pool;
+  private final StaleSweeper sweeper;
   private final PriorityQueue<Deadline> graceQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
   private final PriorityQueue<Deadline> ttlQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
 
@@ -62,6 +64,7 @@ public final class RegionRegistry {
     this.listener = listener;
     this.idPrefix = new SecureRandom().nextInt(1 << 23);
     this.pool = new PoolAllocator(store, sizeClasses(config), config.poolSegmentBytes());
+    this.sweeper = new StaleSweeper(store.platform(), store.shmDir(), store.owner());
   }
 
   private static SizeClasses sizeClasses(ShmConfig c) {
@@ -332,11 +335,13 @@ public final class RegionRegistry {
   }
 
   /** What {@link #gc} did. */
-  public record GcResult(int deallocated, int osPidHoldersDropped, int segmentsReleased) {}
+  public record GcResult(int deallocated, int osPidHoldersDropped, int segmentsReleased,
+      StaleSweeper.Result sweep) {}
 
   /**
    * Deallocates every unreferenced region now (without waiting out the grace period),
-   * drops dead OS-pid holders and releases every empty pooled segment.
+   * drops dead OS-pid holders, releases every empty pooled segment and sweeps the shm
+   * dir for segments of dead managers.
    */
   public GcResult gc(long nowMs) {
     int holders = dropDeadOsProcesses(nowMs);
@@ -350,7 +355,12 @@ public final class RegionRegistry {
     graceQueue.clear();
     tick(nowMs);
     int released = releaseIdlePools(nowMs, true);
-    return new GcResult(deallocated, holders, released);
+    return new GcResult(deallocated, holders, released, sweeper.sweep(false));
+  }
+
+  /** Sweeps the shm dir for segments of dead managers (at start-up, and by gc). */
+  public StaleSweeper.Result sweepStale(boolean dryRun) {
+    return sweeper.sweep(dryRun);
   }
 
   /** Deallocates everything and removes every segment; for shutdown. */

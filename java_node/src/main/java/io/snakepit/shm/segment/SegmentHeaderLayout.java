@@ -77,6 +77,29 @@ public final class SegmentHeaderLayout {
   }
 
   /**
+   * Reads a header from the first {@link #HEADER_BYTES} of a segment read into
+   * {@code b} (little-endian, position 0), or returns null when the magic or layout
+   * version is not ours.
+   */
+  public static Header read(java.nio.ByteBuffer b) {
+    b = b.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    if (b.limit() < HEADER_BYTES || b.getLong(MAGIC_OFFSET) != MAGIC || b.getInt(LAYOUT_VERSION_OFFSET) != LAYOUT_VERSION) {
+      return null;
+    }
+    byte[] boot = new byte[16];
+    b.get(BOOT_ID_OFFSET, boot);
+    byte[] name = new byte[NODE_NAME_BYTES];
+    b.get(NODE_NAME_OFFSET, name);
+    int len = 0;
+    while (len < name.length && name[len] != 0) {
+      len++;
+    }
+    ManagerInstance owner = new ManagerInstance(new String(name, 0, len, StandardCharsets.UTF_8),
+        b.getLong(MANAGER_PID_OFFSET), b.getLong(MANAGER_START_TICKS_OFFSET), b.getLong(INSTANCE_ID_OFFSET), boot);
+    return new Header(b.getInt(KIND_OFFSET), b.getLong(SEGMENT_BYTES_OFFSET), b.getLong(CREATED_MS_OFFSET), owner);
+  }
+
+  /**
    * Reads a header, or returns null when the magic or layout version is not ours (a
    * segment still being created, or another program's file).
    */

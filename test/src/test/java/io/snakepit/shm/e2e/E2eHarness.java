@@ -112,7 +112,22 @@ final class E2eHarness implements AutoCloseable {
         if (node != null) {
             fail("this harness already started a node");
         }
-        List<String> arguments = new ArrayList<>(List.of("node", "--name", uniqueName("snk_e2e"),
+        return launchNode(uniqueName("snk_e2e"), extraArguments);
+    }
+
+    /**
+     * Starts the node again under the same name and shm dir, after the first one died
+     * (killed, or stopped). Returns the full node name.
+     */
+    String restartNode(String... extraArguments) {
+        if (node == null || node.isAlive()) {
+            fail("restartNode needs a node that was started and is dead");
+        }
+        return launchNode(nodeName.substring(0, nodeName.indexOf('@')), extraArguments);
+    }
+
+    private String launchNode(String shortName, String... extraArguments) {
+        List<String> arguments = new ArrayList<>(List.of("node", "--name", shortName,
                 "--cookie-file", cookieFile.toString(), "--shm-dir", shmDir.toString(), "--exit-on-stdin-eof"));
         arguments.addAll(List.of(extraArguments));
         node = startLauncher("node", arguments);

@@ -1,0 +1,178 @@
+package io.snakepit.shm.segment;
+
+import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.SharedMemoryPlatform;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.IntConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reclaims segments left in the shm dir by managers that are provably dead, never those
+ * of a live manager (docs/OPERATIONS.md, "Stale segments").
+ *
+ * <p>A segment's header names its manager: node name, OS pid, that process's start time
+ * and the boot id. The owner is dead when the boot id differs from this boot's, or when
+ * no process with that pid runs, or the process with that pid started at another time
+ * (the pid was reused). A live owner's segments are left alone whatever its node name, so
+ * managers of different names may share a shm dir. A file without a valid header is never
+ * touched: it may be a segment a live manager is creating this instant (the magic is
+ * written last) or not ours at all; it is counted and reported.
+ *
+ * <p>Reclaiming zeroes the file (hole punch over all of it, so a process that still maps
+ * it reads zeros) and unlinks it. Two sweeps racing each other are safe: the loser of
+ * an unlink gets ENOENT, which is ignored, and both decisions are the same because a
+ * dead process stays dead.
+ *
+ * <p>Thread-safety: stateless apart from the platform; call from one thread at a time.
+ */
+public final class StaleSweeper {
+  private static final Logger LOG = LoggerFactory.getLogger(StaleSweeper.class);
+
+  private final SharedMemoryPlatform platform;
+  private final Path shmDir;
+  private final ManagerInstance self;
+
+  public StaleSweeper(SharedMemoryPlatform platform, Path shmDir, ManagerInstance self) {
+    this.platform = platform;
+    this.shmDir = shmDir;
+    this.self = self;
+  }
+
+  /** What a sweep saw and did. */
+  public record Result(int scanned, int reclaimed, long reclaimedBytes, int live, int own, int unreadable,
+      long durationMs, boolean dryRun) {}
+
+  /** Why an owner is dead, or null when it may be alive. */
+  String deathOf(ManagerInstance owner, byte[] bootId) {
+    if (!Arrays.equals(owner.bootId(), bootId)) {
+      return "it ran in an earlier boot";
+    }
+    long ticks = platform.processStartTicks(owner.osPid());
+    if (ticks < 0) {
+      return "no process " + owner.osPid() + " runs";
+    }
+    if (ticks != owner.startTicks()) {
+      return "pid " + owner.osPid() + " now belongs to another process";
+    }
+    return null;
+  }
+
+  /** Sweeps once. {@code dryRun}: decide and report, change nothing. */
+  public Result sweep(boolean dryRun) {
+    return sweep(dryRun, n -> {});
+  }
+
+  /** Sweeps once, calling {@code progress} with the count of files examined so far. */
+  public Result sweep(boolean dryRun, IntConsumer progress) {
+    long startNs = System.nanoTime();
+    byte[] bootId = platform.bootId();
+    int scanned = 0;
+    int reclaimed = 0;
+    int live = 0;
+    int own = 0;
+    int unreadable = 0;
+    long bytes = 0;
+    Map<String, int[]> reclaimedByOwner = new LinkedHashMap<>();
+    Map<String, String> reasonByOwner = new LinkedHashMap<>();
+    ByteBuffer buf = ByteBuffer.allocate(SegmentHeaderLayout.HEADER_BYTES);
+    try (DirectoryStream<Path> dir = Files.newDirectoryStream(shmDir)) {
+      for (Path p : dir) {
+        String name = p.getFileName().toString();
+        if (!SegmentNames.isSegmentFileName(name)) {
+          continue;
+        }
+        scanned++;
+        progress.accept(scanned);
+        SegmentHeaderLayout.Header h = readHeader(p, buf);
+        if (h == null) {
+          unreadable++;
+          continue;
+        }
+        if (h.owner().equals(self)) {
+          own++;
+          continue;
+        }
+        String death = deathOf(h.owner(), bootId);
+        if (death == null) {
+          live++;
+          continue;
+        }
+        if (dryRun || reclaim(name, h.segmentBytes())) {
+          reclaimed++;
+          bytes += h.segmentBytes();
+          String who = h.owner().toString();
+          reclaimedByOwner.computeIfAbsent(who, k -> new int[1])[0]++;
+          reasonByOwner.putIfAbsent(who, death);
+        }
+      }
+    } catch (IOException e) {
+      throw new PlatformException("opendir", shmDir.toString(), PlatformException.EACCES, e.getMessage());
+    }
+    for (Map.Entry<String, int[]> e : reclaimedByOwner.entrySet()) {
+      LOG.info("stale sweep: {} {} segment(s) of dead manager {}: {}", dryRun ? "would reclaim" : "reclaimed",
+          e.getValue()[0], e.getKey(), reasonByOwner.get(e.getKey()));
+    }
+    Result r = new Result(scanned, reclaimed, bytes, live, own, unreadable,
+        (System.nanoTime() - startNs) / 1_000_000, dryRun);
+    if (scanned > own) {
+      LOG.info("stale sweep of {}: {} scanned, {} {} ({} bytes), {} of live managers, {} without a valid header,"
+          + " in {} ms", shmDir, r.scanned(), dryRun ? "would reclaim" : "reclaimed", r.reclaimed(),
+          r.reclaimedBytes(), r.live(), r.unreadable(), r.durationMs());
+    }
+    return r;
+  }
+
+  private static SegmentHeaderLayout.Header readHeader(Path p, ByteBuffer buf) {
+    buf.clear();
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+      while (buf.hasRemaining() && ch.read(buf) >= 0) {
+        // read the whole header
+      }
+    } catch (IOException e) {
+      return null;
+    }
+    buf.flip();
+    return SegmentHeaderLayout.read(buf);
+  }
+
+  /** Zeroes and unlinks one stale segment; false when another sweep was first. */
+  private boolean reclaim(String name, long sizeBytes) {
+    int fd;
+    try {
+      fd = platform.openExisting(shmDir, name, true);
+    } catch (PlatformException e) {
+      if (e.errno() == PlatformException.ENOENT) {
+        return false;
+      }
+      LOG.warn("stale sweep: cannot open {}: {}", name, e.getMessage());
+      return false;
+    }
+    try {
+      platform.punchHole(fd, 0, Math.max(sizeBytes, 0), name);
+    } catch (PlatformException e) {
+      LOG.warn("stale sweep: cannot zero {}: {}", name, e.getMessage());
+    } finally {
+      platform.close(fd);
+    }
+    try {
+      platform.unlink(shmDir, name);
+      return true;
+    } catch (PlatformException e) {
+      if (e.errno() != PlatformException.ENOENT) {
+        LOG.warn("stale sweep: cannot unlink {}: {}", name, e.getMessage());
+      }
+      return false;
+    }
+  }
+}
