@@ -172,7 +172,7 @@ final class PoolAllocator {
         store.zero(pool.segment, payloadOffset, payloadBytes);
         punched = true;
       } else {
-        pool.segment.mapping().fill(payloadOffset, payloadBytes, (byte) 0);
+        pool.segment.access(payloadOffset, payloadBytes, (m, at, len) -> m.fill(at, len, (byte) 0));
       }
     }
     boolean emptied = pool.free(b.offsetBytes(), b.sizeClass(), punched, nowMs);

@@ -469,8 +469,9 @@ public final class RegionRegistry {
   }
 
   private static void writeHeader(Region r, long nowMs) {
-    RegionHeaderLayout.writeLive(r.segment().mapping(), r.headerOffsetBytes(), r.id(), r.generation(),
-        r.sizeBytes(), r.payloadOffsetBytes(), r.sensitive() ? RegionHeaderLayout.FLAG_SENSITIVE : 0, nowMs);
+    r.segment().access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES, (m, at, len) ->
+        RegionHeaderLayout.writeLive(m, at, r.id(), r.generation(), r.sizeBytes(), r.payloadOffsetBytes(),
+            r.sensitive() ? RegionHeaderLayout.FLAG_SENSITIVE : 0, nowMs));
   }
 
   // ---------------------------------------------------------------- lifetime
@@ -545,7 +546,8 @@ public final class RegionRegistry {
     deallocatedTotal++;
     Segment s = r.segment();
     try {
-      RegionHeaderLayout.writeState(s.mapping(), r.headerOffsetBytes(), RegionHeaderLayout.STATE_FREED);
+      s.access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES,
+          (m, at, len) -> RegionHeaderLayout.writeState(m, at, RegionHeaderLayout.STATE_FREED));
       boolean zero = config.zeroOnFree().requiresZeroing(r.sensitive());
       if (r.poolBlock != null) {
         // Pooled memory is cleared unless :never, so reused blocks never show old bytes.

@@ -1,13 +1,17 @@
 package io.snakepit.shm.segment;
 
 import io.snakepit.shm.platform.Mapping;
+import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.SharedMemoryPlatform;
 import java.nio.file.Path;
 
 /**
  * One open segment file: its name, descriptor and the manager's mapping of its start.
  * Pooled segments are mapped whole (the manager writes region headers anywhere in them);
  * dedicated segments are mapped over the segment header and the one region header only,
- * so the manager never touches their payload pages.
+ * so the manager never touches their payload pages. When the address space has no room
+ * for the whole mapping (ENOMEM, e.g. a lowered RLIMIT_AS), the segment is served through
+ * windows mapped per access ({@link #access}).
  *
  * <p>Thread-safety: none; owned by the registry's owner thread. Created and destroyed by
  * {@link SegmentStore}.
@@ -20,9 +24,12 @@ public final class Segment {
   private final long createdMs;
   private final int fd;
   private final Mapping mapping;
+  private final SharedMemoryPlatform platform;
   private boolean open = true;
 
-  Segment(String fileName, Path path, int kind, long sizeBytes, long createdMs, int fd, Mapping mapping) {
+  /** {@code mapping} null: the address space had no room, so ranges are mapped as windows. */
+  Segment(String fileName, Path path, int kind, long sizeBytes, long createdMs, int fd, Mapping mapping,
+      SharedMemoryPlatform platform) {
     this.fileName = fileName;
     this.path = path;
     this.kind = kind;
@@ -30,6 +37,60 @@ public final class Segment {
     this.createdMs = createdMs;
     this.fd = fd;
     this.mapping = mapping;
+    this.platform = platform;
+  }
+
+  /** What to do with a range of the segment, seen through some mapping. */
+  @FunctionalInterface
+  public interface RangeAction {
+    /**
+     * @param m             a mapping that holds the range
+     * @param offsetInMapping where the range (or this piece of it) starts in {@code m}
+     * @param lengthBytes   bytes of the range in this piece
+     */
+    void apply(Mapping m, long offsetInMapping, long lengthBytes);
+  }
+
+  /**
+   * Applies {@code action} to {@code [offsetBytes, offsetBytes + lengthBytes)} of the file:
+   * through the manager's mapping when it has one, otherwise through windows mapped for
+   * the purpose and unmapped after, halving the window while mmap fails with ENOMEM (down
+   * to one page). The range may then arrive in several pieces.
+   */
+  public void access(long offsetBytes, long lengthBytes, RangeAction action) {
+    if (mapping != null) {
+      action.apply(mapping, offsetBytes, lengthBytes);
+      return;
+    }
+    long page = platform.pageSizeBytes();
+    long window = Math.max(page, lengthBytes);
+    long pos = offsetBytes;
+    long end = offsetBytes + lengthBytes;
+    while (pos < end) {
+      long piece = Math.min(window, end - pos);
+      long start = pos - pos % page;
+      Mapping m;
+      try {
+        m = platform.map(fd, start, pos + piece - start, true, fileName);
+      } catch (PlatformException e) {
+        if (e.isNoMemory() && window > page) {
+          window = Math.max(page, window / 2);
+          continue;
+        }
+        throw e;
+      }
+      try {
+        action.apply(m, pos - start, piece);
+      } finally {
+        platform.unmap(m);
+      }
+      pos += piece;
+    }
+  }
+
+  /** True when the segment is served through windows because it did not fit the address space. */
+  public boolean isWindowed() {
+    return mapping == null;
   }
 
   /** The file name in the shm dir, e.g. {@code snkabc…}. */
@@ -68,8 +129,8 @@ public final class Segment {
     return fd;
   }
 
-  /** The manager's mapping, starting at file offset 0. */
-  public Mapping mapping() {
+  /** The manager's mapping, starting at file offset 0, or null when {@link #isWindowed()}. */
+  Mapping mapping() {
     return mapping;
   }
 

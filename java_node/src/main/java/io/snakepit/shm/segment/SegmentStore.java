@@ -15,6 +15,7 @@ import java.nio.file.Path;
  * {@link PlatformException}s.
  */
 public final class SegmentStore {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SegmentStore.class);
   /** Mode of every segment file: owner read/write only. */
   public static final int SEGMENT_MODE = 0600;
   private static final int NAME_ATTEMPTS = 8;
@@ -65,9 +66,19 @@ public final class SegmentStore {
       platform.reserve(fd, 0, reservedBytes, fileName);
       long page = platform.pageSizeBytes();
       long mapBytes = Math.min(sizeBytes, (mappedBytes + page - 1) / page * page);
-      mapping = platform.map(fd, 0, mapBytes, true, fileName);
-      SegmentHeaderLayout.write(mapping, new SegmentHeaderLayout.Header(kind, sizeBytes, nowMs, owner));
-      return new Segment(fileName, shmDir.resolve(fileName), kind, sizeBytes, nowMs, fd, mapping);
+      try {
+        mapping = platform.map(fd, 0, mapBytes, true, fileName);
+      } catch (PlatformException e) {
+        if (!e.isNoMemory()) {
+          throw e;
+        }
+        LOG.warn("mapping {} bytes of segment {} failed: {} (the address space is full, e.g. a lowered "
+            + "RLIMIT_AS); mapping only the windows each access needs", mapBytes, fileName, e.strerror());
+      }
+      Segment s = new Segment(fileName, shmDir.resolve(fileName), kind, sizeBytes, nowMs, fd, mapping, platform);
+      SegmentHeaderLayout.Header h = new SegmentHeaderLayout.Header(kind, sizeBytes, nowMs, owner);
+      s.access(0, SegmentHeaderLayout.HEADER_BYTES, (m, at, len) -> SegmentHeaderLayout.write(m, h));
+      return s;
     } catch (RuntimeException e) {
       if (mapping != null) {
         platform.unmap(mapping);
@@ -98,7 +109,9 @@ public final class SegmentStore {
     }
     s.markClosed();
     try {
-      platform.unmap(s.mapping());
+      if (s.mapping() != null) {
+        platform.unmap(s.mapping());
+      }
     } finally {
       closeQuietly(s.fd(), s.fileName());
       platform.unlink(shmDir, s.fileName());

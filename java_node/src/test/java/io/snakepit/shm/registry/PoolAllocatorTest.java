@@ -121,12 +121,12 @@ class PoolAllocatorTest {
     PoolAllocator.Block keep = pool.allocate(1000, 0);
     PoolAllocator.Block big = pool.allocate(64 * 1024, 0);
     long payload = big.offsetBytes() + 64;
-    big.pool().segment.mapping().fill(payload, 4096, (byte) 7);
+    big.pool().segment.access(payload, 4096, (m, at, len) -> m.fill(at, len, (byte) 7));
     pool.free(big, true, false, 0);
     PoolAllocator.Block again = pool.allocate(64 * 1024, 0);
     assertEquals(big.offsetBytes(), again.offsetBytes());
     byte[] got = new byte[4096];
-    again.pool().segment.mapping().getBytes(payload, got, 0, got.length);
+    again.pool().segment.access(payload, 4096, (m, at, len) -> m.getBytes(at, got, 0, (int) len));
     assertArrayEquals(new byte[4096], got);
     assertFalse(keep.pool().isEmpty());
   }
