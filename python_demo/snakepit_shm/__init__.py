@@ -12,12 +12,21 @@ package maps the payload they name zero-copy with ``mmap``::
 
 It needs only the standard library; numpy is used when present. It never
 unlinks segments and never uses ``multiprocessing.shared_memory``.
+
+When the whole payload does not fit the address space (mmap fails with
+ENOMEM), the region is *windowed*: a warning goes to the ``snakepit_shm``
+logger and ``read``/``write``/``windows()`` map one window at a time::
+
+    with attach(descriptor) as region:            # or max_window_bytes=N
+        for offset, view in region.windows():
+            digest.update(view)
 """
 
 from .descriptor import Descriptor, parse_descriptor
-from .errors import (AccessDeniedError, InvalidDescriptorError,
-                     InvalidRegionError, ReadOnlyRegionError, RegionBusyError,
-                     RegionUsageError, ShmError, StaleDescriptorError)
+from .errors import (AccessDeniedError, AddressSpaceError,
+                     InvalidDescriptorError, InvalidRegionError,
+                     ReadOnlyRegionError, RegionBusyError, RegionUsageError,
+                     ShmError, StaleDescriptorError)
 from .layout import RegionHeader, SegmentHeader
 from .region import Region, attach
 
@@ -25,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedError",
+    "AddressSpaceError",
     "Descriptor",
     "InvalidDescriptorError",
     "InvalidRegionError",

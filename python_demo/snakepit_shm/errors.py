@@ -34,8 +34,19 @@ class                       code                raised when
 ``RegionUsageError``        ``invalid_request``  misuse of an attached region
                                                  (closed, out of bounds,
                                                  dtype/shape mismatch)
+``AddressSpaceError``       ``no_space``         the process's address space
+                                                 has no room: a full view
+                                                 (``memoryview``, ``numpy()``)
+                                                 of a windowed region, or not
+                                                 even one allocation granule
+                                                 could be mapped (ENOMEM)
 ``ShmError``                ``platform_error``   any other OS failure
 ==========================  ==================  ===========================
+
+``AddressSpaceError`` uses ``no_space`` (the contract's code for "the bytes
+do not fit") rather than ``platform_error``: the remedy is the same kind, make
+room or ask for less. Its message always says *address space* (not the shm
+directory) and ``details["space"] == "address"`` tells the two apart.
 """
 
 from __future__ import annotations
@@ -120,3 +131,16 @@ class RegionUsageError(ShmError):
     """Misuse of an attached region (code ``invalid_request``)."""
 
     default_code = "invalid_request"
+
+
+class AddressSpaceError(ShmError):
+    """The mapping does not fit this process's address space (``no_space``).
+
+    Raised by ``Region.memoryview`` and ``Region.numpy()`` on a windowed
+    region (its payload was too large to map whole, or ``max_window_bytes``
+    was given), and when not even one allocation granule can be mapped.
+    ``details`` carries ``space="address"`` and, where known, ``errno``,
+    ``requested_bytes`` and ``rlimit_as_bytes``.
+    """
+
+    default_code = "no_space"

@@ -3,6 +3,12 @@
 numpy is used when installed; otherwise each operation falls back to the
 standard library (``memoryview.cast``). Setting the environment variable
 ``SNAKEPIT_SHM_NO_NUMPY=1`` forces the fallback (tests use it).
+
+Every operation also serves *windowed* regions (``Region.windowed``, the
+payload did not fit the address space): hash, fill and page touching walk
+``Region.windows()`` (one view of the whole payload for a fully mapped
+region, so nothing changes there), and ``scale`` walks the output's
+windows, copying the input in chunks of at most ``SCALE_CHUNK_BYTES``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from .region import Region, attach
 
 FLOAT64_BYTES = 8
 _CHUNK_ITEMS = 1 << 16
+SCALE_CHUNK_BYTES = 4 * 1024 * 1024
+"""Input bytes copied per step when ``scale`` runs on a windowed region."""
 
 
 def _load_numpy() -> Optional[Any]:
@@ -38,12 +46,12 @@ np = _load_numpy()
 
 
 def sha256_hex(region: Region) -> str:
-    """SHA-256 of the payload bytes, as lowercase hex."""
-    view = region.memoryview
-    try:
-        return hashlib.sha256(view).hexdigest()
-    finally:
-        view.release()
+    """SHA-256 of the payload bytes, as lowercase hex (window by window
+    when the region is windowed)."""
+    digest = hashlib.sha256()
+    for _offset, view in region.windows():
+        digest.update(view)
+    return digest.hexdigest()
 
 
 def scale(source: Region, target: Region, factor: float) -> Dict[str, Any]:
@@ -53,9 +61,14 @@ def scale(source: Region, target: Region, factor: float) -> Dict[str, Any]:
         ``{"sum": float, "n": int, "micros": int}``: the sum of the output,
         the element count and the compute time in microseconds.
 
+    When either region is windowed, the output is walked window by window
+    and the input copied in chunks of ``SCALE_CHUNK_BYTES``; ``micros``
+    then includes mapping the windows and copying the input.
+
     Raises:
         ReadOnlyRegionError: ``target`` is read_only.
         RegionUsageError: sizes are not equal or not a multiple of 8.
+        AddressSpaceError: windowed, and not even one granule maps.
     """
     _require_writable(target)
     if source.size % FLOAT64_BYTES or source.size != target.size:
@@ -65,6 +78,12 @@ def scale(source: Region, target: Region, factor: float) -> Dict[str, Any]:
             remediation="allocate the output with the input's size, a "
                         "multiple of 8 bytes")
     count = source.size // FLOAT64_BYTES
+    if sys.byteorder != "little" and np is None:
+        raise RegionUsageError(
+            "the numpy-free scale fallback needs a little-endian host",
+            remediation="install numpy")
+    if source.windowed or target.windowed:
+        return _scale_windowed(source, target, factor, count)
     if np is not None:
         return _scale_numpy(source, target, factor, count)
     return _scale_python(source, target, factor, count)
@@ -84,10 +103,6 @@ def _scale_numpy(source: Region, target: Region, factor: float,
 
 def _scale_python(source: Region, target: Region, factor: float,
                   count: int) -> Dict[str, Any]:
-    if sys.byteorder != "little":
-        raise RegionUsageError(
-            "the numpy-free scale fallback needs a little-endian host",
-            remediation="install numpy")
     with source.memoryview as raw_in, target.memoryview as raw_out:
         with raw_in.cast("d") as values, raw_out.cast("d") as out:
             started_ns = time.perf_counter_ns()
@@ -100,19 +115,52 @@ def _scale_python(source: Region, target: Region, factor: float,
     return {"sum": total, "n": count, "micros": micros}
 
 
+def _scale_windowed(source: Region, target: Region, factor: float,
+                    count: int) -> Dict[str, Any]:
+    """Output window by window, input copied in bounded chunks, so at most
+    one output window and one input chunk are mapped at a time."""
+    partial_sums = []
+    started_ns = time.perf_counter_ns()
+    for offset, out_window in target.windows():
+        for start in range(0, len(out_window), SCALE_CHUNK_BYTES):
+            stop = min(start + SCALE_CHUNK_BYTES, len(out_window))
+            data = source.read(offset + start, stop - start)
+            with out_window[start:stop] as out_raw:
+                partial_sums.append(_scale_chunk(data, out_raw, factor))
+    micros = (time.perf_counter_ns() - started_ns) // 1000
+    return {"sum": math.fsum(partial_sums), "n": count, "micros": micros}
+
+
+def _scale_chunk(data: bytes, out_raw: memoryview, factor: float) -> float:
+    """Write ``data * factor`` (float64) into ``out_raw``; returns the sum
+    of what was written."""
+    if np is not None:
+        out = np.frombuffer(out_raw, dtype="<f8")
+        np.multiply(np.frombuffer(data, dtype="<f8"), factor, out=out)
+        total = float(out.sum())
+        del out
+        return total
+    with memoryview(data).cast("d") as values, out_raw.cast("d") as out:
+        out[:] = array("d", [value * factor for value in values])
+        return math.fsum(out)
+
+
 def fill(region: Region, value: int) -> None:
     """Set every payload byte to ``value`` (0..255)."""
     _require_writable(region)
     if isinstance(value, bool) or not 0 <= value <= 255:
         raise RegionUsageError(f"fill byte must be 0..255, got {value!r}",
                                remediation="pass an integer byte value")
-    if np is not None:
-        region.numpy("uint8").fill(value)
-        return
-    chunk = bytes([value]) * min(region.size, 1 << 20)
-    with region.memoryview as view:
-        for start in range(0, region.size, len(chunk) or 1):
-            stop = min(start + len(chunk), region.size)
+    chunk = b"" if np is not None else bytes([value]) * min(region.size,
+                                                             1 << 20)
+    for _offset, view in region.windows():
+        if np is not None:
+            target = np.frombuffer(view, dtype=np.uint8)
+            target.fill(value)
+            del target
+            continue
+        for start in range(0, len(view), len(chunk)):
+            stop = min(start + len(chunk), len(view))
             view[start:stop] = chunk[:stop - start]
 
 
@@ -130,13 +178,15 @@ def attach_time_micros(descriptor: Mapping[str, Any]) -> int:
 
 def touch_pages(region: Region) -> int:
     """Read one byte per page of the payload; returns the byte sum (so the
-    reads cannot be skipped)."""
+    reads cannot be skipped). Window by window when windowed."""
     page = mmap.PAGESIZE
-    if np is not None:
-        total = int(region.numpy("uint8")[::page].sum())
-        return total
-    with region.memoryview as view:
-        return sum(view[index] for index in range(0, region.size, page))
+    total = 0
+    for _offset, view in region.windows():
+        if np is not None:
+            total += int(np.frombuffer(view, dtype=np.uint8)[::page].sum())
+        else:
+            total += sum(view[index] for index in range(0, len(view), page))
+    return total
 
 
 def _require_writable(region: Region) -> None:

@@ -6,6 +6,14 @@ otherwise) and only the window from the page holding the region header to
 the payload's last byte is mapped with ``MAP_SHARED``. Writes through the
 view are writes to the segment: every process mapping it sees them.
 
+When that mapping fails for lack of address space (ENOMEM, e.g. a lowered
+``RLIMIT_AS``), the region falls back to *windowed* mode instead of failing:
+it logs a warning on the ``snakepit_shm`` logger, keeps the file descriptor
+and maps only the window each ``read``/``write``/``windows()`` step needs
+(see :mod:`snakepit_shm.windows`). ``attach(..., max_window_bytes=N)``
+asks for windowed mode up front. A windowed region has no full view:
+``memoryview`` and ``numpy()`` raise :class:`AddressSpaceError`.
+
 This module never unlinks anything and never uses
 ``multiprocessing.shared_memory``, whose resource tracker unlinks segments it
 merely attached to when the process exits (cpython#82300). Closing a
@@ -23,16 +31,22 @@ import mmap
 import os
 import stat
 from types import TracebackType
-from typing import Any, Mapping, Optional, Sequence, Type, Union
+from typing import (Any, Iterator, Mapping, Optional, Sequence, Tuple, Type,
+                    Union)
 
 from .checks import check_region_header, check_segment_header
 from .descriptor import Descriptor, parse_descriptor
-from .errors import (AccessDeniedError, InvalidRegionError,
-                     ReadOnlyRegionError, RegionBusyError, RegionUsageError,
-                     ShmError, StaleDescriptorError)
-from .layout import (SEGMENT_HEADER_BYTES, RegionHeader, SegmentHeader,
-                     parse_region_header, parse_segment_header,
+from .errors import (AddressSpaceError, InvalidRegionError,
+                     ReadOnlyRegionError, RegionBusyError, RegionUsageError)
+from .layout import (REGION_HEADER_BYTES, SEGMENT_HEADER_BYTES, RegionHeader,
+                     SegmentHeader, parse_region_header, parse_segment_header,
                      region_header_offset)
+from .oserrors import address_space_limit_bytes, errno_name, os_error
+from .windows import (DEFAULT_WINDOW_BYTES, LOG, WindowMapper, floor_granule,
+                      normalize_window_bytes, read_span, write_span)
+
+_os_error = os_error
+"""Kept under its old name for callers of this module."""
 
 BytesLike = Union[bytes, bytearray, memoryview]
 
@@ -42,13 +56,20 @@ NUMPY_MISSING_MESSAGE = (
     "needs only the standard library")
 
 
-def attach(descriptor: Mapping[str, Any]) -> "Region":
+def attach(descriptor: Mapping[str, Any],
+           max_window_bytes: Optional[int] = None) -> "Region":
     """Map the payload a descriptor names and return it as a :class:`Region`.
 
     Args:
         descriptor: the map the manager returned (CONTRACT section 3): keys
             id, generation, segment, path, offset, size, access, tenant,
             session.
+        max_window_bytes: None (default) maps the whole payload, falling
+            back to windowed mode with a warning if that fails with ENOMEM.
+            A byte count forces windowed mode with windows of at most that
+            many bytes (rounded down to a multiple of
+            ``mmap.ALLOCATIONGRANULARITY``, at least one granule), for a
+            bounded address-space footprint.
 
     Raises:
         InvalidDescriptorError: the dict is malformed.
@@ -57,12 +78,23 @@ def attach(descriptor: Mapping[str, Any]) -> "Region":
         InvalidRegionError: the file is not a layout-1 segment holding this
             region (bad magic/layout, too short, symlink, not a file).
         AccessDeniedError: the OS refused to open the file.
+        AddressSpaceError: not even one granule could be mapped (ENOMEM).
+        RegionUsageError: ``max_window_bytes`` is not a positive int.
         ShmError: any other OS failure (code ``platform_error``).
     """
     desc = parse_descriptor(descriptor)
+    window_bytes = (None if max_window_bytes is None else
+                    normalize_window_bytes(max_window_bytes, desc,
+                                           "max_window_bytes"))
     fd = _open_segment(desc)
     try:
         segment_header = _read_segment_header(fd, desc)
+        if window_bytes is not None:
+            return Region._map_windowed(
+                fd, desc, segment_header, window_bytes,
+                reason=f"it was attached with max_window_bytes="
+                       f"{max_window_bytes}, which bounds its address use to "
+                       f"windows of {window_bytes} bytes")
         return Region._map(fd, desc, segment_header)
     finally:
         os.close(fd)
@@ -73,17 +105,29 @@ class Region:
 
     Obtain one with :func:`attach`. Use it as a context manager or call
     :meth:`close`. ``memoryview`` and ``numpy()`` are views, not copies.
+
+    A *windowed* region (``windowed`` is True) holds no mapping between
+    calls: ``read``, ``write``, ``windows()`` and ``check()`` map what they
+    need and unmap it again; ``memoryview`` and ``numpy()`` raise
+    :class:`AddressSpaceError`.
     """
 
-    def __init__(self, *, descriptor: Descriptor, mapping: mmap.mmap,
-                 map_offset: int, segment_header: SegmentHeader,
-                 region_header: RegionHeader) -> None:
-        """Internal: use :func:`attach`."""
+    def __init__(self, *, descriptor: Descriptor,
+                 mapping: Optional[mmap.mmap], map_offset: int,
+                 segment_header: SegmentHeader, region_header: RegionHeader,
+                 mapper: Optional[WindowMapper] = None,
+                 windowed_reason: Optional[str] = None) -> None:
+        """Internal: use :func:`attach`. Pass either ``mapping`` (full
+        mode) or ``mapper`` (windowed mode)."""
         self._descriptor = descriptor
         self._mmap: Optional[mmap.mmap] = mapping
-        self._window: Optional[memoryview] = memoryview(mapping)
+        self._window: Optional[memoryview] = (
+            None if mapping is None else memoryview(mapping))
+        self._mapper = mapper
+        self._windowed_reason = windowed_reason
+        self._closed = False
         self._map_offset = map_offset
-        self._map_length = len(mapping)
+        self._map_length = 0 if mapping is None else len(mapping)
         self._start = descriptor.offset - map_offset
         self._segment_header = segment_header
         self._region_header = region_header
@@ -91,16 +135,33 @@ class Region:
     @classmethod
     def _map(cls, fd: int, desc: Descriptor,
              segment_header: SegmentHeader) -> "Region":
-        """Map the window of ``fd`` holding the region header and payload."""
+        """Map the window of ``fd`` holding the region header and payload;
+        on ENOMEM fall back to windowed mode (logged as a warning)."""
         header_at = region_header_offset(desc.offset)
-        granularity = mmap.ALLOCATIONGRANULARITY
-        map_offset = (header_at // granularity) * granularity
+        map_offset = floor_granule(header_at)
         length = desc.offset + desc.size - map_offset
         access = mmap.ACCESS_READ if desc.read_only else mmap.ACCESS_WRITE
         try:
             mapping = mmap.mmap(fd, length, access=access, offset=map_offset)
         except OSError as exc:
-            raise _os_error(exc, desc, "mmap") from exc
+            if exc.errno != errno.ENOMEM:
+                raise _os_error(exc, desc, "mmap") from exc
+            region = cls._map_windowed(
+                fd, desc, segment_header, DEFAULT_WINDOW_BYTES,
+                reason=f"mapping all {length} bytes failed with "
+                       f"{errno_name(exc.errno)}, the full view does not fit "
+                       f"this process's address space")
+            limit = address_space_limit_bytes()
+            LOG.warning(
+                "%s: mapping the whole region (%d bytes from file offset %d) "
+                "failed with %s (errno %d: %s; RLIMIT_AS %s); mapping windows "
+                "of at most %d bytes instead (Region.windowed: use windows(), "
+                "read(), write(); memoryview and numpy() are unavailable)",
+                desc.label(), length, map_offset, errno_name(exc.errno),
+                exc.errno, exc.strerror,
+                "unlimited" if limit is None else f"{limit} bytes",
+                region.window_bytes)
+            return region
         header_in_window = header_at - map_offset
         try:
             with memoryview(mapping) as window:
@@ -111,6 +172,27 @@ class Region:
             raise
         return cls(descriptor=desc, mapping=mapping, map_offset=map_offset,
                    segment_header=segment_header, region_header=region_header)
+
+    @classmethod
+    def _map_windowed(cls, fd: int, desc: Descriptor,
+                      segment_header: SegmentHeader, window_bytes: int,
+                      reason: str) -> "Region":
+        """Keep a duplicate of ``fd`` and check the region header through a
+        one-granule window; no mapping outlives this call."""
+        try:
+            own_fd = os.dup(fd)
+        except OSError as exc:
+            raise _os_error(exc, desc, "dup") from exc
+        try:
+            mapper = WindowMapper(own_fd, desc, window_bytes)
+            region_header = _read_region_header(mapper, desc)
+        except BaseException:
+            os.close(own_fd)
+            raise
+        return cls(descriptor=desc, mapping=None,
+                   map_offset=floor_granule(region_header_offset(desc.offset)),
+                   segment_header=segment_header, region_header=region_header,
+                   mapper=mapper, windowed_reason=reason)
 
     # --- properties ---------------------------------------------------------
 
@@ -142,7 +224,20 @@ class Region:
     @property
     def closed(self) -> bool:
         """True after a successful :meth:`close`."""
-        return self._mmap is None
+        return self._closed
+
+    @property
+    def windowed(self) -> bool:
+        """True when the region maps windows on demand instead of holding
+        one mapping of the whole payload (the full mapping did not fit the
+        address space, or ``max_window_bytes`` was given)."""
+        return self._mapper is not None
+
+    @property
+    def window_bytes(self) -> Optional[int]:
+        """The current largest window of a windowed region (it shrinks when
+        a window fails with ENOMEM); None for a fully mapped region."""
+        return None if self._mapper is None else self._mapper.window_bytes
 
     @property
     def segment_header(self) -> SegmentHeader:
@@ -162,7 +257,8 @@ class Region:
 
     @property
     def map_length_bytes(self) -> int:
-        """Length of the mapping in bytes (it ends at the payload's end)."""
+        """Length of the mapping in bytes (it ends at the payload's end);
+        0 for a windowed region, which holds no mapping between calls."""
         return self._map_length
 
     @property
@@ -173,8 +269,13 @@ class Region:
         read-only (assignment raises ``TypeError``) when the region was
         attached read_only. Views keep the mapping alive: drop them before
         :meth:`close`.
+
+        Raises:
+            AddressSpaceError: the region is windowed (no full view fits);
+                use :meth:`windows`, :meth:`read` or :meth:`write`.
+            RegionUsageError: the region is closed.
         """
-        window = self._live_window()
+        window = self._full_window("memoryview")
         return window[self._start:self._start + self.size]
 
     # --- data access --------------------------------------------------------
@@ -197,8 +298,10 @@ class Region:
             ImportError: numpy is not installed (message says what to do).
             RegionUsageError: the size does not fit ``dtype``/``shape``, or
                 the region is closed.
+            AddressSpaceError: the region is windowed (no full view fits);
+                use ``numpy.frombuffer`` on each view of :meth:`windows`.
         """
-        self._live_window()
+        self._full_window("numpy()")
         try:
             import numpy
         except ImportError as exc:
@@ -230,9 +333,14 @@ class Region:
         Raises:
             RegionUsageError: the range leaves the payload or the region is
                 closed.
+            AddressSpaceError: windowed, and not even one granule maps.
         """
-        window = self._live_window()
+        self._require_open()
         self._check_range(offset, length)
+        if self._mapper is not None:
+            return read_span(self._mapper, self._descriptor.offset + offset,
+                             length)
+        window = self._live_window()
         start = self._start + offset
         return bytes(window[start:start + length])
 
@@ -246,8 +354,9 @@ class Region:
             ReadOnlyRegionError: the region was attached read_only.
             RegionUsageError: the range leaves the payload or the region is
                 closed.
+            AddressSpaceError: windowed, and not even one granule maps.
         """
-        window = self._live_window()
+        self._require_open()
         if self.read_only:
             raise ReadOnlyRegionError(
                 f"{self._descriptor.label()}: attached read_only, "
@@ -256,9 +365,49 @@ class Region:
         with memoryview(data) as source:
             with source.cast("B") as raw:
                 self._check_range(offset, len(raw))
+                if self._mapper is not None:
+                    write_span(self._mapper,
+                               self._descriptor.offset + offset, raw)
+                    return len(raw)
+                window = self._live_window()
                 start = self._start + offset
                 window[start:start + len(raw)] = raw
                 return len(raw)
+
+    def windows(self, window_bytes: Optional[int] = None
+                ) -> Iterator[Tuple[int, memoryview]]:
+        """Iterate over the payload in successive windows.
+
+        Yields ``(payload_offset, view)``: ``view`` is a memoryview of the
+        payload bytes from ``payload_offset`` on (read-only for read_only
+        regions), shared with the segment like :attr:`memoryview`. Window
+        boundaries lie on multiples of ``mmap.ALLOCATIONGRANULARITY`` in the
+        segment file, hence on multiples of 64 bytes in the payload.
+
+        In windowed mode each window is mapped for its step and unmapped
+        when the iteration moves on (or stops); a window that fails with
+        ENOMEM is retried at half the size. In full mode the views are
+        slices of the existing mapping. A view is valid for its step only:
+        copy what you need to keep. (Arrays or slices kept from it keep its
+        mapping alive until they die; in full mode they make :meth:`close`
+        report busy.)
+
+        Args:
+            window_bytes: largest window, rounded down to whole granules
+                (at least one). None: the region's current window size in
+                windowed mode, the whole payload as one view in full mode.
+
+        Raises:
+            RegionUsageError: the region is closed (also between steps) or
+                ``window_bytes`` is not a positive int.
+            AddressSpaceError: windowed, and not even one granule maps.
+        """
+        self._require_open()
+        limit = (None if window_bytes is None else
+                 normalize_window_bytes(window_bytes, self._descriptor))
+        if self._mapper is not None:
+            return self._mapped_windows(limit)
+        return self._full_windows(limit)
 
     def check(self) -> RegionHeader:
         """Re-read the region header and check it still matches.
@@ -272,6 +421,9 @@ class Region:
             InvalidRegionError: the header is no longer a valid header.
             RegionUsageError: the region is closed.
         """
+        self._require_open()
+        if self._mapper is not None:
+            return _read_region_header(self._mapper, self._descriptor)
         window = self._live_window()
         header_at = region_header_offset(self._descriptor.offset)
         header = parse_region_header(window, header_at - self._map_offset)
@@ -287,11 +439,17 @@ class Region:
             RegionBusyError: numpy arrays or memoryviews obtained from this
                 region are still alive. Nothing is unmapped and the region
                 stays usable: delete them (or copy what you need) and call
-                ``close()`` again.
+                ``close()`` again. (A windowed region is never busy: a window
+                still viewed is unmapped when its last view dies.)
         """
-        mapping = self._mmap
-        if mapping is None:
+        if self._closed:
             return
+        if self._mapper is not None:
+            self._closed = True
+            os.close(self._mapper.fd)
+            return
+        mapping = self._mmap
+        assert mapping is not None
         if self._window is not None:
             self._window.release()
             self._window = None
@@ -306,6 +464,7 @@ class Region:
                             "need (array.copy(), bytes(view)), then call "
                             "close() again") from exc
         self._mmap = None
+        self._closed = True
 
     def __enter__(self) -> "Region":
         return self
@@ -325,18 +484,81 @@ class Region:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
+        if self.windowed:
+            state += f" windowed window_bytes={self.window_bytes}"
         return (f"<Region id={self.id} generation={self.generation} "
                 f"size={self.size} access={self._descriptor.access} "
                 f"path={self._descriptor.path} {state}>")
 
     # --- internals ----------------------------------------------------------
 
+    def _require_open(self) -> None:
+        if self._closed:
+            raise RegionUsageError(
+                f"{self._descriptor.label()}: the region is closed",
+                remediation="attach the descriptor again")
+
     def _live_window(self) -> memoryview:
+        self._require_open()
         if self._window is None:
             raise RegionUsageError(
                 f"{self._descriptor.label()}: the region is closed",
                 remediation="attach the descriptor again")
         return self._window
+
+    def _full_window(self, what: str) -> memoryview:
+        """The whole mapping, or AddressSpaceError when windowed."""
+        self._require_open()
+        if self._mapper is not None:
+            raise AddressSpaceError(
+                f"{self._descriptor.label()}: {what} needs the whole payload "
+                f"of {self.size} bytes mapped at once, but the region is "
+                f"windowed: {self._windowed_reason}",
+                remediation="iterate region.windows() (numpy.frombuffer on "
+                            "each view) or copy ranges with region.read()/"
+                            "region.write(); or raise the address-space limit"
+                            " (ulimit -v, RLIMIT_AS) and attach again without"
+                            " max_window_bytes",
+                space="address", requested_bytes=self.size,
+                window_bytes=self._mapper.window_bytes,
+                rlimit_as_bytes=address_space_limit_bytes())
+        return self._live_window()
+
+    def _full_windows(self, limit: Optional[int]
+                      ) -> Iterator[Tuple[int, memoryview]]:
+        """Slices of the whole mapping, aligned like mapped windows."""
+        base = self._descriptor.offset
+        position = 0
+        while position < self.size:
+            end = (self.size if limit is None else
+                   min(floor_granule(base + position) + limit - base,
+                       self.size))
+            window = self._live_window()
+            view = window[self._start + position:self._start + end]
+            try:
+                yield position, view
+            finally:
+                try:
+                    view.release()
+                except BufferError:
+                    pass                 # still exported: close() says busy
+            position = end
+
+    def _mapped_windows(self, limit: Optional[int]
+                        ) -> Iterator[Tuple[int, memoryview]]:
+        """Map, yield and unmap one window after the other."""
+        mapper = self._mapper
+        assert mapper is not None
+        base = self._descriptor.offset
+        file_end = base + self.size
+        position = base
+        while position < file_end:
+            self._require_open()
+            step = mapper.window_bytes if limit is None else limit
+            span_end = min(floor_granule(position) + step, file_end)
+            with mapper.map(position, span_end) as window:
+                yield position - base, window.view
+                position = window.file_end
 
     def _check_range(self, offset: int, length: int) -> None:
         if (isinstance(offset, bool) or isinstance(length, bool)
@@ -353,6 +575,17 @@ class Region:
             self._window.release()
         self._window = None
         self._mmap = None
+        self._closed = True
+
+
+def _read_region_header(mapper: WindowMapper, desc: Descriptor
+                        ) -> RegionHeader:
+    """Map the granule holding the region header, parse and check it."""
+    header_at = region_header_offset(desc.offset)
+    with mapper.map(header_at, header_at + REGION_HEADER_BYTES) as window:
+        header = parse_region_header(window.view, 0)
+    check_region_header(header, desc)
+    return header
 
 
 def _open_segment(desc: Descriptor) -> int:
@@ -386,29 +619,3 @@ def _read_segment_header(fd: int, desc: Descriptor) -> SegmentHeader:
     header = parse_segment_header(raw)
     check_segment_header(header, desc, info.st_size)
     return header
-
-
-def _os_error(exc: OSError, desc: Descriptor, operation: str) -> ShmError:
-    """Translate an OSError from open/fstat/pread/mmap into a typed error."""
-    detail = f"{desc.label()}: {operation} failed: {exc.strerror or exc}"
-    if exc.errno == errno.ENOENT:
-        return StaleDescriptorError(
-            f"{desc.label()}: segment file does not exist (the region's "
-            "segment was released)",
-            remediation="allocate or acquire a fresh descriptor",
-            errno=exc.errno)
-    if exc.errno == errno.ELOOP:
-        return InvalidRegionError(
-            f"{desc.label()}: path is a symbolic link, refused (O_NOFOLLOW)",
-            remediation="use the descriptor's path unchanged",
-            errno=exc.errno)
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return AccessDeniedError(
-            detail,
-            remediation="attach as the same OS user as the manager "
-                        "(segments are mode 0600)",
-            errno=exc.errno)
-    remediation = None
-    if exc.errno == errno.ENOMEM:
-        remediation = "free address space or raise vm.max_map_count/ulimit -v"
-    return ShmError(detail, remediation=remediation, errno=exc.errno)

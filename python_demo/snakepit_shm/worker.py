@@ -25,11 +25,16 @@ Requests (``DESC`` is a region descriptor object, CONTRACT section 3)::
 ``input * factor`` into the output payload in place (numpy when installed,
 ``memoryview.cast('d')`` otherwise). ``hold`` keeps the region mapped until
 ``release_held``, exit or death, to demonstrate a holder crash.
+
+Regions whose payload does not fit the worker's address space are served in
+windowed mode (see :mod:`snakepit_shm.windows`); the fallback is logged as a
+warning on stderr. ``hold`` of such a region keeps only its file descriptor.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from typing import Any, BinaryIO, Callable, Dict, List, Mapping, TextIO
@@ -202,6 +207,9 @@ def main() -> int:
     """Entry point: protocol on the real stdout, stray prints to stderr."""
     protocol_out = sys.stdout
     sys.stdout = sys.stderr
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO,
+        format="snakepit_shm.worker %(levelname)s %(name)s: %(message)s")
     print(f"snakepit_shm.worker: serving pid={os.getpid()}", file=sys.stderr)
     try:
         return serve(sys.stdin.buffer, protocol_out)

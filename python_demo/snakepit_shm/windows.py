@@ -1,0 +1,202 @@
+"""Windowed mapping: map only the part of a region that is needed.
+
+When the whole mapping of a region does not fit the process's address space
+(``mmap`` fails with ENOMEM, typically under a lowered ``RLIMIT_AS``), or
+the caller bounds its address use with ``attach(..., max_window_bytes=N)``,
+a :class:`~snakepit_shm.region.Region` keeps only the file descriptor and
+maps one *window* at a time: a span of the segment file that starts on a
+multiple of ``mmap.ALLOCATIONGRANULARITY`` and is at most the window size
+long. A window that itself fails with ENOMEM is retried at half its length
+(rounded down to whole granules) until it maps or is a single granule;
+the smaller size sticks for later windows. Each retry is logged as a
+warning on the ``snakepit_shm`` logger.
+
+Window boundaries are fixed in file space (multiples of the granule), so in
+payload space they are multiples of 64 bytes: every window but the last holds
+whole float64 items.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import mmap
+from types import TracebackType
+from typing import Any, Optional, Type
+
+from .descriptor import Descriptor
+from .errors import AddressSpaceError, RegionUsageError
+from .oserrors import (ENOMEM_REMEDIATION, address_space_limit_bytes,
+                       errno_name, os_error)
+
+LOG = logging.getLogger("snakepit_shm")
+"""The package's logger; windowed fallbacks and retries are warnings here."""
+
+GRANULE_BYTES = mmap.ALLOCATIONGRANULARITY
+"""Mappings start on multiples of this (4096 on Linux)."""
+
+DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024
+"""First window size after a full mapping failed with ENOMEM."""
+
+
+def floor_granule(file_offset: int) -> int:
+    """``file_offset`` rounded down to a multiple of the granule."""
+    return file_offset // GRANULE_BYTES * GRANULE_BYTES
+
+
+def normalize_window_bytes(window_bytes: Any, desc: Descriptor,
+                           name: str = "window_bytes") -> int:
+    """A positive int rounded down to whole granules, at least one granule.
+
+    Raises:
+        RegionUsageError: not an int, or not positive.
+    """
+    if (isinstance(window_bytes, bool) or not isinstance(window_bytes, int)
+            or window_bytes <= 0):
+        raise RegionUsageError(
+            f"{desc.label()}: {name} must be a positive int, got "
+            f"{window_bytes!r}",
+            remediation=f"pass a byte count, e.g. {DEFAULT_WINDOW_BYTES}; it "
+                        f"is rounded down to a multiple of {GRANULE_BYTES}")
+    return max(GRANULE_BYTES, floor_granule(window_bytes))
+
+
+def halve_window_bytes(window_bytes: int) -> int:
+    """Half of ``window_bytes`` in whole granules, at least one granule."""
+    return max(GRANULE_BYTES, floor_granule(window_bytes // 2))
+
+
+class Window:
+    """One mapped window; ``view`` is the requested span of it.
+
+    ``close()`` releases the view and unmaps. If the caller still holds
+    views or arrays derived from ``view``, the mapping cannot be unmapped
+    now; it is then left to the garbage collector, which unmaps it when the
+    last of them dies (views never dangle).
+    """
+
+    def __init__(self, mapping: mmap.mmap, map_offset: int, file_start: int,
+                 file_end: int) -> None:
+        self._mapping: Optional[mmap.mmap] = mapping
+        self._whole = memoryview(mapping)
+        self.view: memoryview = self._whole[file_start - map_offset:
+                                            file_end - map_offset]
+        """The bytes of ``[file_start, file_end)`` of the segment file."""
+        self.map_offset = map_offset
+        self.file_start = file_start
+        self.file_end = file_end
+
+    def close(self) -> None:
+        """Release the view and unmap (idempotent)."""
+        mapping = self._mapping
+        if mapping is None:
+            return
+        self._mapping = None
+        try:
+            self.view.release()
+        except BufferError:
+            pass                         # exported further; GC unmaps later
+        self._whole.release()
+        try:
+            mapping.close()
+        except BufferError:
+            LOG.debug("window at file offset %d still viewed by the caller; "
+                      "it is unmapped when the last view dies",
+                      self.map_offset)
+
+    def __enter__(self) -> "Window":
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
+        self.close()
+
+
+class WindowMapper:
+    """Maps windows of one open segment file, shrinking them on ENOMEM.
+
+    Attributes:
+        fd: the open segment file (owned by the Region, closed by it).
+        window_bytes: the current largest window, a multiple of the granule;
+            lowered for good when a window of that size fails with ENOMEM.
+    """
+
+    def __init__(self, fd: int, desc: Descriptor, window_bytes: int) -> None:
+        self.fd = fd
+        self.window_bytes = window_bytes
+        self._desc = desc
+        self._access = (mmap.ACCESS_READ if desc.read_only
+                        else mmap.ACCESS_WRITE)
+
+    def map(self, file_start: int, file_end: int) -> Window:
+        """Map a window beginning at ``file_start``.
+
+        The mapping starts at ``file_start`` rounded down to a granule and
+        ends at ``file_end`` or after ``window_bytes``, whichever is first;
+        the returned window's ``view`` covers ``file_start`` up to that end
+        (at least one byte when ``file_end > file_start``).
+
+        Raises:
+            AddressSpaceError: ENOMEM even for a single granule.
+            ShmError: any other mmap failure (typed as at attach).
+        """
+        map_offset = floor_granule(file_start)
+        while True:
+            length = min(self.window_bytes, file_end - map_offset)
+            try:
+                mapping = mmap.mmap(self.fd, length, access=self._access,
+                                    offset=map_offset)
+            except OSError as exc:
+                if exc.errno != errno.ENOMEM:
+                    raise os_error(exc, self._desc, "mmap") from exc
+                if length <= GRANULE_BYTES:
+                    raise self._exhausted(exc, length) from exc
+                smaller = halve_window_bytes(length)
+                LOG.warning(
+                    "%s: mapping a window of %d bytes at file offset %d "
+                    "failed with %s (%s); retrying with windows of %d bytes",
+                    self._desc.label(), length, map_offset,
+                    errno_name(exc.errno), exc.strerror, smaller)
+                self.window_bytes = min(self.window_bytes, smaller)
+                continue
+            return Window(mapping, map_offset, file_start,
+                          map_offset + length)
+
+    def _exhausted(self, exc: OSError, length: int) -> AddressSpaceError:
+        return AddressSpaceError(
+            f"{self._desc.label()}: cannot map even a window of {length} "
+            f"bytes: the process's address space is exhausted "
+            f"({errno_name(exc.errno)}: {exc.strerror})",
+            remediation=ENOMEM_REMEDIATION,
+            space="address", errno=exc.errno, requested_bytes=length,
+            rlimit_as_bytes=address_space_limit_bytes())
+
+
+def read_span(mapper: WindowMapper, file_start: int, length: int) -> bytes:
+    """Copy ``length`` bytes from ``file_start`` through as few windows as
+    the window size allows (one copy when they fit one window)."""
+    file_end = file_start + length
+    parts = []
+    position = file_start
+    while position < file_end:
+        with mapper.map(position, file_end) as window:
+            parts.append(bytes(window.view))
+            position = window.file_end
+    if len(parts) == 1:
+        return parts[0]
+    return b"".join(parts)
+
+
+def write_span(mapper: WindowMapper, file_start: int,
+               raw: memoryview) -> None:
+    """Copy ``raw`` (format ``B``) into the file at ``file_start``, one
+    window at a time."""
+    file_end = file_start + len(raw)
+    position = file_start
+    while position < file_end:
+        with mapper.map(position, file_end) as window:
+            done = position - file_start
+            count = window.file_end - position
+            window.view[:] = raw[done:done + count]
+            position = window.file_end
