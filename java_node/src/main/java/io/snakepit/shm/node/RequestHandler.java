@@ -281,6 +281,8 @@ final class RequestHandler {
     m.put("bytes_in_use", registry.bytesInUse());
     m.put("bytes_reserved", registry.bytesReserved());
     m.put("pool", poolStats());
+    m.put("fs_page_bytes", registry.fsPageBytes());
+    m.put("hugetlbfs", registry.isHugetlbfs());
     m.put("holders", (long) registry.holderCount());
     m.put("deallocated_total", registry.deallocatedTotal());
     m.put("holder_deaths_total", registry.holderDeathsTotal());

@@ -169,8 +169,7 @@ final class PoolAllocator {
     boolean punched = alreadyPunched;
     if (zero && !alreadyPunched) {
       if (b.blockBytes() >= PUNCH_MIN_BYTES) {
-        store.zero(pool.segment, payloadOffset, payloadBytes);
-        punched = true;
+        punched = store.zero(pool.segment, payloadOffset, payloadBytes);
       } else {
         pool.segment.access(payloadOffset, payloadBytes, (m, at, len) -> m.fill(at, len, (byte) 0));
       }

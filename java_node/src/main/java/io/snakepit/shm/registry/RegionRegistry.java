@@ -421,6 +421,16 @@ public final class RegionRegistry {
     return out;
   }
 
+  /** The shm dir's page size: the huge page size on hugetlbfs. */
+  public long fsPageBytes() {
+    return store.fsPageBytes();
+  }
+
+  /** True when the shm dir is a hugetlbfs mount (segments sized in huge pages). */
+  public boolean isHugetlbfs() {
+    return store.isHugetlbfs();
+  }
+
   /** The size classes of pooled blocks now in use. */
   public SizeClasses sizeClasses() {
     return pool.classes();
@@ -559,8 +569,8 @@ public final class RegionRegistry {
         dedicatedSegments--;
         store.destroy(s);
       }
-    } catch (PlatformException e) {
-      LOG.error("deallocating region {} in {}: {}", r.idText(), s.shmName(), e.getMessage());
+    } catch (PlatformException | IllegalStateException | IndexOutOfBoundsException e) {
+      LOG.error("deallocating region {} in {}: {}", r.idText(), s.shmName(), e.toString());
     }
     LOG.debug("deallocated region {} ({} bytes): {}", r.idText(), r.sizeBytes(), why);
   }

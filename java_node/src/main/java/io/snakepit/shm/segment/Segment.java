@@ -25,11 +25,12 @@ public final class Segment {
   private final int fd;
   private final Mapping mapping;
   private final SharedMemoryPlatform platform;
+  private final long pageBytes;
   private boolean open = true;
 
   /** {@code mapping} null: the address space had no room, so ranges are mapped as windows. */
   Segment(String fileName, Path path, int kind, long sizeBytes, long createdMs, int fd, Mapping mapping,
-      SharedMemoryPlatform platform) {
+      SharedMemoryPlatform platform, long pageBytes) {
     this.fileName = fileName;
     this.path = path;
     this.kind = kind;
@@ -38,6 +39,7 @@ public final class Segment {
     this.fd = fd;
     this.mapping = mapping;
     this.platform = platform;
+    this.pageBytes = pageBytes;
   }
 
   /** What to do with a range of the segment, seen through some mapping. */
@@ -53,16 +55,17 @@ public final class Segment {
 
   /**
    * Applies {@code action} to {@code [offsetBytes, offsetBytes + lengthBytes)} of the file:
-   * through the manager's mapping when it has one, otherwise through windows mapped for
-   * the purpose and unmapped after, halving the window while mmap fails with ENOMEM (down
+   * through the manager's mapping when that covers the range, otherwise (a dedicated
+   * segment's payload, or a segment too large for the address space) through windows
+   * mapped for the purpose and unmapped after, halving the window while mmap fails with ENOMEM (down
    * to one page). The range may then arrive in several pieces.
    */
   public void access(long offsetBytes, long lengthBytes, RangeAction action) {
-    if (mapping != null) {
+    if (mapping != null && offsetBytes + lengthBytes <= mapping.lengthBytes()) {
       action.apply(mapping, offsetBytes, lengthBytes);
       return;
     }
-    long page = platform.pageSizeBytes();
+    long page = pageBytes;
     long window = Math.max(page, lengthBytes);
     long pos = offsetBytes;
     long end = offsetBytes + lengthBytes;
@@ -71,7 +74,9 @@ public final class Segment {
       long start = pos - pos % page;
       Mapping m;
       try {
-        m = platform.map(fd, start, pos + piece - start, true, fileName);
+        // whole pages: hugetlbfs refuses to unmap a length that is not a multiple of its page
+        long mapBytes = Math.min((pos + piece - start + page - 1) / page * page, sizeBytes - start);
+        m = platform.map(fd, start, Math.max(mapBytes, pos + piece - start), true, fileName);
       } catch (PlatformException e) {
         if (e.isNoMemory() && window > page) {
           window = Math.max(page, window / 2);

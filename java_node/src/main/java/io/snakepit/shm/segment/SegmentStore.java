@@ -24,11 +24,42 @@ public final class SegmentStore {
   private final Path shmDir;
   private final ManagerInstance owner;
   private final SegmentNames names = new SegmentNames();
+  private final long fsPageBytes;
+  private final boolean hugetlbfs;
 
   public SegmentStore(SharedMemoryPlatform platform, Path shmDir, ManagerInstance owner) {
     this.platform = platform;
     this.shmDir = shmDir;
     this.owner = owner;
+    String type = "";
+    long block = 0;
+    try {
+      java.nio.file.FileStore fs = java.nio.file.Files.getFileStore(shmDir);
+      type = fs.type();
+      block = fs.getBlockSize();
+    } catch (java.io.IOException | UnsupportedOperationException e) {
+      // an unknown file system is treated as ordinary pages
+    }
+    this.hugetlbfs = "hugetlbfs".equals(type);
+    this.fsPageBytes = hugetlbfs ? Math.max(block, platform.pageSizeBytes()) : platform.pageSizeBytes();
+    if (hugetlbfs) {
+      LOG.info("shm dir {} is hugetlbfs: segments are sized and mapped in pages of {} bytes", shmDir, fsPageBytes);
+    }
+  }
+
+  /** The page size of the shm dir's file system: the huge page size on hugetlbfs. */
+  public long fsPageBytes() {
+    return fsPageBytes;
+  }
+
+  /** True when the shm dir is a hugetlbfs mount. */
+  public boolean isHugetlbfs() {
+    return hugetlbfs;
+  }
+
+  /** Rounds a size up to whole pages on hugetlbfs, which needs them; elsewhere sizes stay exact. */
+  private long roundUpToPage(long bytes) {
+    return hugetlbfs ? (bytes + fsPageBytes - 1) / fsPageBytes * fsPageBytes : bytes;
   }
 
   public Path shmDir() {
@@ -47,7 +78,8 @@ public final class SegmentStore {
    * Creates a segment of {@code sizeBytes} and maps its first {@code mappedBytes}
    * (rounded up to a page). Reserves backing store for the first {@code reservedBytes}.
    */
-  public Segment create(int kind, long sizeBytes, long mappedBytes, long reservedBytes, long nowMs) {
+  public Segment create(int kind, long requestedBytes, long mappedBytes, long reservedBytes, long nowMs) {
+    long sizeBytes = roundUpToPage(requestedBytes);
     String fileName = null;
     int fd = -1;
     for (int attempt = 0; fd < 0; attempt++) {
@@ -63,8 +95,8 @@ public final class SegmentStore {
     Mapping mapping = null;
     try {
       platform.truncate(fd, sizeBytes, fileName);
-      platform.reserve(fd, 0, reservedBytes, fileName);
-      long page = platform.pageSizeBytes();
+      platform.reserve(fd, 0, Math.min(sizeBytes, roundUpToPage(reservedBytes)), fileName);
+      long page = hugetlbfs ? fsPageBytes : platform.pageSizeBytes();
       long mapBytes = Math.min(sizeBytes, (mappedBytes + page - 1) / page * page);
       try {
         mapping = platform.map(fd, 0, mapBytes, true, fileName);
@@ -75,7 +107,8 @@ public final class SegmentStore {
         LOG.warn("mapping {} bytes of segment {} failed: {} (the address space is full, e.g. a lowered "
             + "RLIMIT_AS); mapping only the windows each access needs", mapBytes, fileName, e.strerror());
       }
-      Segment s = new Segment(fileName, shmDir.resolve(fileName), kind, sizeBytes, nowMs, fd, mapping, platform);
+      Segment s = new Segment(fileName, shmDir.resolve(fileName), kind, sizeBytes, nowMs, fd, mapping, platform,
+          fsPageBytes);
       SegmentHeaderLayout.Header h = new SegmentHeaderLayout.Header(kind, sizeBytes, nowMs, owner);
       s.access(0, SegmentHeaderLayout.HEADER_BYTES, (m, at, len) -> SegmentHeaderLayout.write(m, h));
       return s;
@@ -95,11 +128,18 @@ public final class SegmentStore {
   }
 
   /**
-   * Zeroes a range and gives its pages back to the file system (hole punching), so any
-   * process that still maps it reads zeros.
+   * Zeroes a range so any process that still maps it reads zeros. On tmpfs the pages go
+   * back to the file system (hole punching) and true is returned: the range must be
+   * reserved again before reuse. On hugetlbfs, where a hole can only be punched in whole
+   * huge pages, the bytes are cleared through a mapping and false is returned.
    */
-  public void zero(Segment s, long offsetBytes, long lengthBytes) {
+  public boolean zero(Segment s, long offsetBytes, long lengthBytes) {
+    if (hugetlbfs) {
+      s.access(offsetBytes, lengthBytes, (m, at, len) -> m.fill(at, len, (byte) 0));
+      return false;
+    }
     platform.punchHole(s.fd(), offsetBytes, lengthBytes, s.fileName());
+    return true;
   }
 
   /** Unmaps, closes and unlinks a segment. Safe to call twice. */

@@ -28,7 +28,8 @@ class SegmentWindowTest {
     String name = new SegmentNames().newFileName();
     int fd = platform.createExclusive(dir, name, 0600);
     platform.truncate(fd, 1 << 20, name);
-    windowed = new Segment(name, dir.resolve(name), SegmentHeaderLayout.KIND_POOLED, 1 << 20, 0, fd, null, platform);
+    windowed = new Segment(name, dir.resolve(name), SegmentHeaderLayout.KIND_POOLED, 1 << 20, 0, fd, null, platform,
+        platform.pageSizeBytes());
   }
 
   @AfterEach
