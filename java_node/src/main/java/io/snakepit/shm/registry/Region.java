@@ -1,7 +1,6 @@
 package io.snakepit.shm.registry;
 
 import io.snakepit.shm.segment.Segment;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -41,9 +40,12 @@ public final class Region {
   private final Access access;
   private final long ttlMs;
   private final long createdMs;
-  private final Map<Holder, Integer> refsByHolder = new LinkedHashMap<>();
+  /** Holders' references, in the order they first held (see {@link RefNode}). */
+  private RefNode refs;
+  private RefNode refsTail;
   private State state = State.LIVE;
-  private int refcount;
+  /** Sum of the references of all holders. */
+  int refcount;
   private long lastAccessMs;
   private long accessCount;
   /** Where the region sits in a pooled segment, or null for a dedicated segment. */
@@ -154,9 +156,13 @@ public final class Region {
     return refcount;
   }
 
-  /** Holders and their reference counts, in the order they first held. */
+  /** Holders and their reference counts, in the order they first held (a new map). */
   public Map<Holder, Integer> holders() {
-    return Collections.unmodifiableMap(refsByHolder);
+    Map<Holder, Integer> out = new LinkedHashMap<>();
+    for (RefNode n = refs; n != null; n = n.nextInRegion) {
+      out.put(n.holder.holder, n.count);
+    }
+    return out;
   }
 
   public long lastAccessMs() {
@@ -173,38 +179,60 @@ public final class Region {
     accessCount++;
   }
 
-  /** Adds one reference; returns true when this holder had none before. */
-  boolean addRef(Holder h) {
-    refcount++;
-    return refsByHolder.merge(h, 1, Integer::sum) == 1;
+  /** The node of {@code holder}'s references, or null when it holds none. */
+  RefNode refOf(HolderState holder) {
+    for (RefNode n = refs; n != null; n = n.nextInRegion) {
+      if (n.holder == holder) {
+        return n;
+      }
+    }
+    return null;
   }
 
-  /** Drops one reference of {@code h}; returns the holder's remaining count, or -1 if it held none. */
-  int dropRef(Holder h) {
-    Integer n = refsByHolder.get(h);
-    if (n == null) {
-      return -1;
+  /** The nodes of all holders, a copy safe to iterate while unlinking. */
+  java.util.List<RefNode> refNodes() {
+    java.util.List<RefNode> out = new java.util.ArrayList<>(2);
+    for (RefNode n = refs; n != null; n = n.nextInRegion) {
+      out.add(n);
     }
-    refcount--;
-    if (n == 1) {
-      refsByHolder.remove(h);
-      return 0;
-    }
-    refsByHolder.put(h, n - 1);
-    return n - 1;
+    return out;
   }
 
-  /** Drops every reference of {@code h}; returns how many it had. */
-  int dropAllRefs(Holder h) {
-    Integer n = refsByHolder.remove(h);
-    if (n == null) {
-      return 0;
+  void linkRef(RefNode n) {
+    n.nextInRegion = null;
+    if (refsTail == null) {
+      refs = n;
+    } else {
+      refsTail.nextInRegion = n;
     }
-    refcount -= n;
-    return n;
+    refsTail = n;
   }
 
-  boolean isHeldBy(Holder h) {
-    return refsByHolder.containsKey(h);
+  void unlinkRef(RefNode n) {
+    RefNode prev = null;
+    for (RefNode c = refs; c != null; prev = c, c = c.nextInRegion) {
+      if (c == n) {
+        if (prev == null) {
+          refs = c.nextInRegion;
+        } else {
+          prev.nextInRegion = c.nextInRegion;
+        }
+        if (refsTail == c) {
+          refsTail = prev;
+        }
+        c.nextInRegion = null;
+        return;
+      }
+    }
+  }
+
+  /** True when {@code h} holds at least one reference. */
+  public boolean isHeldBy(Holder h) {
+    for (RefNode n = refs; n != null; n = n.nextInRegion) {
+      if (n.holder.holder.equals(h)) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -40,12 +40,11 @@ public final class RegionRegistry {
   private final HolderListener listener;
   private ShmConfig config;
 
-  private final Map<Long, Region> regions = new HashMap<>();
-  private final Map<Holder, Set<Region>> regionsByHolder = new HashMap<>();
-  private final Map<Holder, Long> bytesByHolder = new HashMap<>();
+  private final RegionTable regions = new RegionTable();
+  private final Map<Holder, HolderState> holderStates = new HashMap<>();
   private final PoolAllocator pool;
   private final StaleSweeper sweeper;
-  private final PriorityQueue<Deadline> graceQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
+  private final GraceQueue graceQueue = new GraceQueue();
   private final PriorityQueue<Deadline> ttlQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
 
   private final long idPrefix;
@@ -106,7 +105,7 @@ public final class RegionRegistry {
       throw limit("max_total_bytes", config.maxTotalBytes(), bytesInUse, size,
           "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
     }
-    checkHolderBytes(req.holder(), size);
+    checkHolderBytes(holderStates.get(req.holder()), size);
 
     long seq = ++sequence;
     long id = (idPrefix << ID_SEQUENCE_BITS) | seq;
@@ -157,7 +156,7 @@ public final class RegionRegistry {
       throw limit("max_total_bytes", config.maxTotalBytes(), bytesInUse, total,
           "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
     }
-    checkHolderBytes(template.holder(), total);
+    checkHolderBytes(holderStates.get(template.holder()), total);
     List<Region> made = new ArrayList<>(sizes.length);
     for (int i = 0; i < sizes.length; i++) {
       try {
@@ -182,13 +181,14 @@ public final class RegionRegistry {
       throw ShmException.invalid("a batch takes 1 to " + MAX_BATCH + " ids, got " + ids.length);
     }
     Map<Long, Integer> wanted = new HashMap<>();
+    HolderState hs = holderStates.get(holder);
     for (int i = 0; i < ids.length; i++) {
       try {
         Region r = find(ids[i]);
         checkTenant(r, tenant);
         int n = wanted.merge(ids[i], 1, Integer::sum);
-        Integer held = r.holders().get(holder);
-        if (held == null || held < n) {
+        RefNode node = hs == null ? null : r.refOf(hs);
+        if (node == null || node.count < n) {
           throw notHolder(r, holder, "release");
         }
       } catch (ShmException e) {
@@ -196,7 +196,7 @@ public final class RegionRegistry {
       }
     }
     for (long id : ids) {
-      dropRef(regions.get(id), holder, nowMs);
+      dropRefs(regions.get(id).refOf(hs), 1, nowMs);
     }
     return ids.length;
   }
@@ -209,8 +209,9 @@ public final class RegionRegistry {
       throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " was freed; it takes no new acquires",
           "Allocate a new region.").with("id", r.idText());
     }
-    if (!r.isHeldBy(holder)) {
-      checkHolderBytes(holder, r.sizeBytes());
+    HolderState hs = holderStates.get(holder);
+    if (hs == null || r.refOf(hs) == null) {
+      checkHolderBytes(hs, r.sizeBytes());
     }
     r.deallocateAtMs = -1;
     r.recordAccess(nowMs);
@@ -222,21 +223,16 @@ public final class RegionRegistry {
   public void release(long id, Holder holder, String tenant, long nowMs) {
     Region r = find(id);
     checkTenant(r, tenant);
-    if (!r.isHeldBy(holder)) {
-      throw notHolder(r, holder, "release");
-    }
-    dropRef(r, holder, nowMs);
+    dropRefs(refOrForbidden(r, holder, "release"), 1, nowMs);
   }
 
   /** Forbids new acquires and drops one of {@code holder}'s references. */
   public void free(long id, Holder holder, String tenant, long nowMs) {
     Region r = find(id);
     checkTenant(r, tenant);
-    if (!r.isHeldBy(holder)) {
-      throw notHolder(r, holder, "free");
-    }
+    RefNode node = refOrForbidden(r, holder, "free");
     r.markFreed();
-    dropRef(r, holder, nowMs);
+    dropRefs(node, 1, nowMs);
   }
 
   /** The region with this id. */
@@ -247,9 +243,18 @@ public final class RegionRegistry {
   /** Regions matching the filter, oldest first, at most {@code filter.limit()}. */
   public List<Region> list(ListFilter filter) {
     List<Region> out = new ArrayList<>();
-    for (Region r : regions.values()) {
-      if (filter.matches(r)) {
-        out.add(r);
+    if (filter.holder() != null) {
+      HolderState hs = holderStates.get(filter.holder());
+      for (RefNode n : hs == null ? List.<RefNode>of() : hs.nodes()) {
+        if (filter.matches(n.region)) {
+          out.add(n.region);
+        }
+      }
+    } else {
+      for (Region r : regions.values()) {
+        if (filter.matches(r)) {
+          out.add(r);
+        }
       }
     }
     out.sort(Comparator.comparingLong(Region::generation));
@@ -269,10 +274,7 @@ public final class RegionRegistry {
     }
     for (Region r : of) {
       r.markFreed();
-      for (Holder h : new ArrayList<>(r.holders().keySet())) {
-        r.dropAllRefs(h);
-        forgetHolderOf(r, h);
-      }
+      dropAllRefsOf(r);
       scheduleIfUnreferenced(r, nowMs);
     }
     return of.size();
@@ -280,19 +282,18 @@ public final class RegionRegistry {
 
   /** Drops every reference of a holder that died (pid exit, node down, OS process gone). */
   public int dropHolder(Holder holder, long nowMs) {
-    Set<Region> held = regionsByHolder.get(holder);
-    if (held == null) {
+    HolderState hs = holderStates.get(holder);
+    if (hs == null) {
       return 0;
     }
     int dropped = 0;
-    List<Region> regionsHeld = new ArrayList<>(held);
-    for (Region r : regionsHeld) {
-      dropped += r.dropAllRefs(holder);
-      forgetHolderOf(r, holder);
-      scheduleIfUnreferenced(r, nowMs);
+    List<RefNode> nodes = hs.nodes();
+    for (RefNode n : nodes) {
+      dropped += n.count;
+      dropRefs(n, n.count, nowMs);
     }
     holderDeathsTotal++;
-    LOG.info("holder {} is gone: dropped {} reference(s) on {} region(s)", holder, dropped, regionsHeld.size());
+    LOG.info("holder {} is gone: dropped {} reference(s) on {} region(s)", holder, dropped, nodes.size());
     return dropped;
   }
 
@@ -303,10 +304,11 @@ public final class RegionRegistry {
    * check and the release of idle empty pooled segments. Returns when it next has work.
    */
   public long tick(long nowMs) {
-    while (!graceQueue.isEmpty() && graceQueue.peek().atMs() <= nowMs) {
-      Deadline d = graceQueue.poll();
-      Region r = d.region();
-      if (!r.deallocated && r.refcount() == 0 && r.deallocateAtMs == d.atMs()) {
+    while (!graceQueue.isEmpty() && graceQueue.headDeadline() <= nowMs) {
+      long at = graceQueue.headDeadline();
+      Region r = graceQueue.headRegion();
+      graceQueue.pop();
+      if (!r.deallocated && r.refcount() == 0 && r.deallocateAtMs == at) {
         deallocate(r, "grace period ended", nowMs);
       }
     }
@@ -326,7 +328,7 @@ public final class RegionRegistry {
     }
     long next = Math.min(nextOsPidCheckMs, nextPoolCheckMs);
     if (!graceQueue.isEmpty()) {
-      next = Math.min(next, graceQueue.peek().atMs());
+      next = Math.min(next, graceQueue.headDeadline());
     }
     if (!ttlQueue.isEmpty()) {
       next = Math.min(next, ttlQueue.peek().atMs());
@@ -346,7 +348,7 @@ public final class RegionRegistry {
   public GcResult gc(long nowMs) {
     int holders = dropDeadOsProcesses(nowMs);
     int deallocated = 0;
-    for (Region r : new ArrayList<>(regions.values())) {
+    for (Region r : regions.values()) {
       if (r.refcount() == 0) {
         deallocate(r, "gc", nowMs);
         deallocated++;
@@ -365,7 +367,7 @@ public final class RegionRegistry {
 
   /** Deallocates everything and removes every segment; for shutdown. */
   public void shutdown() {
-    for (Region r : new ArrayList<>(regions.values())) {
+    for (Region r : regions.values()) {
       deallocate(r, "shutdown", System.currentTimeMillis());
     }
     pool.destroyAll();
@@ -396,7 +398,7 @@ public final class RegionRegistry {
   }
 
   public int holderCount() {
-    return regionsByHolder.size();
+    return holderStates.size();
   }
 
   public long deallocatedTotal() {
@@ -438,7 +440,7 @@ public final class RegionRegistry {
 
   /** Holders that are OS processes (to report), in no order. */
   public List<Holder> holders() {
-    return new ArrayList<>(regionsByHolder.keySet());
+    return new ArrayList<>(holderStates.keySet());
   }
 
   // ---------------------------------------------------------------- placement
@@ -487,56 +489,74 @@ public final class RegionRegistry {
   // ---------------------------------------------------------------- lifetime
 
   private void addRef(Region r, Holder h) {
-    if (r.addRef(h)) {
-      Set<Region> held = regionsByHolder.get(h);
-      boolean first = held == null;
-      if (first) {
-        held = new LinkedHashSet<>();
-        regionsByHolder.put(h, held);
-      }
-      held.add(r);
-      bytesByHolder.merge(h, r.sizeBytes(), Long::sum);
-      if (first) {
-        listener.onFirstHold(h);
-      }
+    HolderState hs = holderStates.get(h);
+    boolean first = hs == null;
+    if (first) {
+      hs = new HolderState(h);
+      holderStates.put(h, hs);
+    }
+    RefNode n = first ? null : r.refOf(hs);
+    if (n == null) {
+      n = new RefNode(r, hs);
+      r.linkRef(n);
+      hs.link(n);
+    }
+    n.count++;
+    r.refcount++;
+    if (first) {
+      listener.onFirstHold(h);
     }
   }
 
-  private void dropRef(Region r, Holder h, long nowMs) {
-    if (r.dropRef(h) == 0) {
-      forgetHolderOf(r, h);
+  /** The holder's references to {@code r}, or {@code :forbidden} when it has none. */
+  private RefNode refOrForbidden(Region r, Holder h, String call) {
+    HolderState hs = holderStates.get(h);
+    RefNode n = hs == null ? null : r.refOf(hs);
+    if (n == null) {
+      throw notHolder(r, h, call);
     }
-    scheduleIfUnreferenced(r, nowMs);
+    return n;
   }
 
-  /** Removes {@code r} from what {@code h} holds; tells the listener when {@code h} holds nothing. */
-  private void forgetHolderOf(Region r, Holder h) {
-    Set<Region> held = regionsByHolder.get(h);
-    if (held == null || !held.remove(r)) {
-      return;
+  /** Drops {@code k} of a node's references; schedules the region when none are left. */
+  private void dropRefs(RefNode n, int k, long nowMs) {
+    n.count -= k;
+    n.region.refcount -= k;
+    if (n.count == 0) {
+      unlink(n);
     }
-    long left = bytesByHolder.merge(h, -r.sizeBytes(), Long::sum);
-    if (held.isEmpty()) {
-      regionsByHolder.remove(h);
-      bytesByHolder.remove(h);
-      listener.onLastRelease(h);
-    } else if (left < 0) {
-      throw new IllegalStateException("negative bytes for holder " + h);
+    scheduleIfUnreferenced(n.region, nowMs);
+  }
+
+  /** Drops every holder's references to {@code r} (ttl, session end, deallocation). */
+  private void dropAllRefsOf(Region r) {
+    for (RefNode n : r.refNodes()) {
+      r.refcount -= n.count;
+      n.count = 0;
+      unlink(n);
+    }
+  }
+
+  /** Takes a node out of its region and holder; tells the listener when the holder holds nothing. */
+  private void unlink(RefNode n) {
+    n.region.unlinkRef(n);
+    HolderState hs = n.holder;
+    hs.unlink(n);
+    if (hs.regionCount == 0) {
+      holderStates.remove(hs.holder);
+      listener.onLastRelease(hs.holder);
     }
   }
 
   private void scheduleIfUnreferenced(Region r, long nowMs) {
     if (r.refcount() == 0 && r.deallocateAtMs < 0 && !r.deallocated) {
       r.deallocateAtMs = nowMs + config.graceMs();
-      graceQueue.add(new Deadline(r.deallocateAtMs, r));
+      graceQueue.add(r.deallocateAtMs, r);
     }
   }
 
   private void expire(Region r, long nowMs) {
-    for (Holder h : new ArrayList<>(r.holders().keySet())) {
-      r.dropAllRefs(h);
-      forgetHolderOf(r, h);
-    }
+    dropAllRefsOf(r);
     deallocate(r, "ttl of " + r.ttlMs() + " ms ran out", nowMs);
   }
 
@@ -545,10 +565,7 @@ public final class RegionRegistry {
     if (r.deallocated) {
       return;
     }
-    for (Holder h : new ArrayList<>(r.holders().keySet())) {
-      r.dropAllRefs(h);
-      forgetHolderOf(r, h);
-    }
+    dropAllRefsOf(r);
     r.deallocated = true;
     regions.remove(r.id());
     bytesInUse -= r.sizeBytes();
@@ -577,7 +594,7 @@ public final class RegionRegistry {
 
   private int dropDeadOsProcesses(long nowMs) {
     int dropped = 0;
-    for (Holder h : new ArrayList<>(regionsByHolder.keySet())) {
+    for (Holder h : new ArrayList<>(holderStates.keySet())) {
       if (h instanceof Holder.OsProcess p
           && store.platform().processStartTicks(p.pid()) != p.startTicks()) {
         dropHolder(h, nowMs);
@@ -609,8 +626,8 @@ public final class RegionRegistry {
     }
   }
 
-  private void checkHolderBytes(Holder h, long size) {
-    long held = bytesByHolder.getOrDefault(h, 0L);
+  private void checkHolderBytes(HolderState hs, long size) {
+    long held = hs == null ? 0 : hs.bytes;
     if (held + size > config.maxHolderBytes()) {
       throw limit("max_holder_bytes", config.maxHolderBytes(), held, size,
           "Release regions this holder no longer needs, or raise max_holder_bytes.");
