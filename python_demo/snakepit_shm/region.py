@@ -2,9 +2,15 @@
 
 The segment file at ``descriptor["path"]`` is opened with ``os.open``
 (``O_NOFOLLOW|O_CLOEXEC``; ``O_RDONLY`` for read_only access, ``O_RDWR``
-otherwise) and only the window from the page holding the region header to
-the payload's last byte is mapped with ``MAP_SHARED``. Writes through the
+otherwise) and only the window from the granule holding the region header
+to the payload's last byte is mapped with ``MAP_SHARED``. Writes through the
 view are writes to the segment: every process mapping it sees them.
+
+The granule is ``mmap.ALLOCATIONGRANULARITY`` on tmpfs and the huge page
+size when the segment lives on hugetlbfs; there mappings also end on a huge
+page boundary (:mod:`snakepit_shm.geometry`). The file is only ever read
+with ``pread`` (the segment header) and written through mappings, never with
+``pwrite``, which hugetlbfs refuses.
 
 When that mapping fails for lack of address space (ENOMEM, e.g. a lowered
 ``RLIMIT_AS``), the region falls back to *windowed* mode instead of failing:
@@ -38,12 +44,13 @@ from .checks import check_region_header, check_segment_header
 from .descriptor import Descriptor, parse_descriptor
 from .errors import (AddressSpaceError, InvalidRegionError,
                      ReadOnlyRegionError, RegionBusyError, RegionUsageError)
+from .geometry import MapGeometry, file_geometry
 from .layout import (REGION_HEADER_BYTES, SEGMENT_HEADER_BYTES, RegionHeader,
                      SegmentHeader, parse_region_header, parse_segment_header,
                      region_header_offset)
 from .oserrors import address_space_limit_bytes, errno_name, os_error
-from .windows import (DEFAULT_WINDOW_BYTES, LOG, WindowMapper, floor_granule,
-                      normalize_window_bytes, read_span, write_span)
+from .windows import (DEFAULT_WINDOW_BYTES, LOG, WindowMapper,
+                      check_window_bytes, read_span, write_span)
 
 _os_error = os_error
 """Kept under its old name for callers of this module."""
@@ -67,9 +74,9 @@ def attach(descriptor: Mapping[str, Any],
         max_window_bytes: None (default) maps the whole payload, falling
             back to windowed mode with a warning if that fails with ENOMEM.
             A byte count forces windowed mode with windows of at most that
-            many bytes (rounded down to a multiple of
-            ``mmap.ALLOCATIONGRANULARITY``, at least one granule), for a
-            bounded address-space footprint.
+            many bytes (rounded down to whole granules of the file, at least
+            one: ``mmap.ALLOCATIONGRANULARITY`` on tmpfs, the huge page size
+            on hugetlbfs), for a bounded address-space footprint.
 
     Raises:
         InvalidDescriptorError: the dict is malformed.
@@ -83,19 +90,19 @@ def attach(descriptor: Mapping[str, Any],
         ShmError: any other OS failure (code ``platform_error``).
     """
     desc = parse_descriptor(descriptor)
-    window_bytes = (None if max_window_bytes is None else
-                    normalize_window_bytes(max_window_bytes, desc,
-                                           "max_window_bytes"))
+    if max_window_bytes is not None:
+        check_window_bytes(max_window_bytes, desc, "max_window_bytes")
     fd = _open_segment(desc)
     try:
-        segment_header = _read_segment_header(fd, desc)
-        if window_bytes is not None:
+        segment_header, geometry = _read_segment_header(fd, desc)
+        if max_window_bytes is not None:
+            window_bytes = geometry.whole_granules(max_window_bytes)
             return Region._map_windowed(
-                fd, desc, segment_header, window_bytes,
+                fd, desc, segment_header, geometry, window_bytes,
                 reason=f"it was attached with max_window_bytes="
                        f"{max_window_bytes}, which bounds its address use to "
                        f"windows of {window_bytes} bytes")
-        return Region._map(fd, desc, segment_header)
+        return Region._map(fd, desc, segment_header, geometry)
     finally:
         os.close(fd)
 
@@ -115,6 +122,7 @@ class Region:
     def __init__(self, *, descriptor: Descriptor,
                  mapping: Optional[mmap.mmap], map_offset: int,
                  segment_header: SegmentHeader, region_header: RegionHeader,
+                 geometry: MapGeometry,
                  mapper: Optional[WindowMapper] = None,
                  windowed_reason: Optional[str] = None) -> None:
         """Internal: use :func:`attach`. Pass either ``mapping`` (full
@@ -124,6 +132,7 @@ class Region:
         self._window: Optional[memoryview] = (
             None if mapping is None else memoryview(mapping))
         self._mapper = mapper
+        self._geometry = geometry
         self._windowed_reason = windowed_reason
         self._closed = False
         self._map_offset = map_offset
@@ -133,13 +142,13 @@ class Region:
         self._region_header = region_header
 
     @classmethod
-    def _map(cls, fd: int, desc: Descriptor,
-             segment_header: SegmentHeader) -> "Region":
+    def _map(cls, fd: int, desc: Descriptor, segment_header: SegmentHeader,
+             geometry: MapGeometry) -> "Region":
         """Map the window of ``fd`` holding the region header and payload;
         on ENOMEM fall back to windowed mode (logged as a warning)."""
         header_at = region_header_offset(desc.offset)
-        map_offset = floor_granule(header_at)
-        length = desc.offset + desc.size - map_offset
+        map_offset = geometry.floor(header_at)
+        length = geometry.map_length(map_offset, desc.offset + desc.size)
         access = mmap.ACCESS_READ if desc.read_only else mmap.ACCESS_WRITE
         try:
             mapping = mmap.mmap(fd, length, access=access, offset=map_offset)
@@ -147,20 +156,22 @@ class Region:
             if exc.errno != errno.ENOMEM:
                 raise _os_error(exc, desc, "mmap") from exc
             region = cls._map_windowed(
-                fd, desc, segment_header, DEFAULT_WINDOW_BYTES,
+                fd, desc, segment_header, geometry,
+                geometry.whole_granules(DEFAULT_WINDOW_BYTES),
                 reason=f"mapping all {length} bytes failed with "
                        f"{errno_name(exc.errno)}, the full view does not fit "
                        f"this process's address space")
             limit = address_space_limit_bytes()
             LOG.warning(
                 "%s: mapping the whole region (%d bytes from file offset %d) "
-                "failed with %s (errno %d: %s; RLIMIT_AS %s); mapping windows "
-                "of at most %d bytes instead (Region.windowed: use windows(), "
-                "read(), write(); memoryview and numpy() are unavailable)",
+                "failed with %s (errno %d: %s; RLIMIT_AS %s%s); mapping "
+                "windows of at most %d bytes instead (Region.windowed: use "
+                "windows(), read(), write(); memoryview and numpy() are "
+                "unavailable)",
                 desc.label(), length, map_offset, errno_name(exc.errno),
                 exc.errno, exc.strerror,
                 "unlimited" if limit is None else f"{limit} bytes",
-                region.window_bytes)
+                geometry.enomem_hint, region.window_bytes)
             return region
         header_in_window = header_at - map_offset
         try:
@@ -171,28 +182,30 @@ class Region:
             mapping.close()
             raise
         return cls(descriptor=desc, mapping=mapping, map_offset=map_offset,
-                   segment_header=segment_header, region_header=region_header)
+                   segment_header=segment_header, region_header=region_header,
+                   geometry=geometry)
 
     @classmethod
     def _map_windowed(cls, fd: int, desc: Descriptor,
-                      segment_header: SegmentHeader, window_bytes: int,
-                      reason: str) -> "Region":
+                      segment_header: SegmentHeader, geometry: MapGeometry,
+                      window_bytes: int, reason: str) -> "Region":
         """Keep a duplicate of ``fd`` and check the region header through a
-        one-granule window; no mapping outlives this call."""
+        one-granule window; no mapping outlives this call. ``window_bytes``
+        is whole granules of ``geometry``."""
         try:
             own_fd = os.dup(fd)
         except OSError as exc:
             raise _os_error(exc, desc, "dup") from exc
         try:
-            mapper = WindowMapper(own_fd, desc, window_bytes)
+            mapper = WindowMapper(own_fd, desc, window_bytes, geometry)
             region_header = _read_region_header(mapper, desc)
         except BaseException:
             os.close(own_fd)
             raise
-        return cls(descriptor=desc, mapping=None,
-                   map_offset=floor_granule(region_header_offset(desc.offset)),
+        map_offset = geometry.floor(region_header_offset(desc.offset))
+        return cls(descriptor=desc, mapping=None, map_offset=map_offset,
                    segment_header=segment_header, region_header=region_header,
-                   mapper=mapper, windowed_reason=reason)
+                   geometry=geometry, mapper=mapper, windowed_reason=reason)
 
     # --- properties ---------------------------------------------------------
 
@@ -250,15 +263,24 @@ class Region:
         return self._region_header
 
     @property
+    def granule_bytes(self) -> int:
+        """Mappings of this region's file start on multiples of this:
+        ``mmap.ALLOCATIONGRANULARITY`` on ordinary file systems such as
+        tmpfs, the huge page size (e.g. 2 MiB) on hugetlbfs. Windows are
+        whole multiples of it."""
+        return self._geometry.granule_bytes
+
+    @property
     def map_offset_bytes(self) -> int:
-        """File offset where the mapping starts (a multiple of the
-        allocation granularity, at or before the region header)."""
+        """File offset where the mapping starts (a multiple of
+        :attr:`granule_bytes`, at or before the region header)."""
         return self._map_offset
 
     @property
     def map_length_bytes(self) -> int:
-        """Length of the mapping in bytes (it ends at the payload's end);
-        0 for a windowed region, which holds no mapping between calls."""
+        """Length of the mapping in bytes: it ends at the payload's end
+        (on hugetlbfs at the end of the huge page holding it); 0 for a
+        windowed region, which holds no mapping between calls."""
         return self._map_length
 
     @property
@@ -381,8 +403,8 @@ class Region:
         Yields ``(payload_offset, view)``: ``view`` is a memoryview of the
         payload bytes from ``payload_offset`` on (read-only for read_only
         regions), shared with the segment like :attr:`memoryview`. Window
-        boundaries lie on multiples of ``mmap.ALLOCATIONGRANULARITY`` in the
-        segment file, hence on multiples of 64 bytes in the payload.
+        boundaries lie on multiples of :attr:`granule_bytes` in the segment
+        file, hence on multiples of 64 bytes in the payload.
 
         In windowed mode each window is mapped for its step and unmapped
         when the iteration moves on (or stops); a window that fails with
@@ -394,8 +416,9 @@ class Region:
 
         Args:
             window_bytes: largest window, rounded down to whole granules
-                (at least one). None: the region's current window size in
-                windowed mode, the whole payload as one view in full mode.
+                (at least one; see :attr:`granule_bytes`). None: the
+                region's current window size in windowed mode, the whole
+                payload as one view in full mode.
 
         Raises:
             RegionUsageError: the region is closed (also between steps) or
@@ -404,7 +427,8 @@ class Region:
         """
         self._require_open()
         limit = (None if window_bytes is None else
-                 normalize_window_bytes(window_bytes, self._descriptor))
+                 self._geometry.whole_granules(
+                     check_window_bytes(window_bytes, self._descriptor)))
         if self._mapper is not None:
             return self._mapped_windows(limit)
         return self._full_windows(limit)
@@ -531,7 +555,7 @@ class Region:
         position = 0
         while position < self.size:
             end = (self.size if limit is None else
-                   min(floor_granule(base + position) + limit - base,
+                   min(self._geometry.floor(base + position) + limit - base,
                        self.size))
             window = self._live_window()
             view = window[self._start + position:self._start + end]
@@ -555,7 +579,7 @@ class Region:
         while position < file_end:
             self._require_open()
             step = mapper.window_bytes if limit is None else limit
-            span_end = min(floor_granule(position) + step, file_end)
+            span_end = min(mapper.geometry.floor(position) + step, file_end)
             with mapper.map(position, span_end) as window:
                 yield position - base, window.view
                 position = window.file_end
@@ -597,9 +621,11 @@ def _open_segment(desc: Descriptor) -> int:
         raise _os_error(exc, desc, "open") from exc
 
 
-def _read_segment_header(fd: int, desc: Descriptor) -> SegmentHeader:
-    """fstat the file and read its segment header with pread (offset 0 need
-    not lie inside the mapped window)."""
+def _read_segment_header(fd: int, desc: Descriptor
+                         ) -> Tuple[SegmentHeader, MapGeometry]:
+    """fstat the file, learn its mapping geometry and read its segment
+    header with pread (offset 0 need not lie inside the mapped window;
+    hugetlbfs supports pread, though not pwrite)."""
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -614,8 +640,9 @@ def _read_segment_header(fd: int, desc: Descriptor) -> SegmentHeader:
                 remediation="the descriptor does not belong to this file; "
                             "use it exactly as the manager returned it")
         raw = os.pread(fd, SEGMENT_HEADER_BYTES, 0)
+        geometry = file_geometry(fd, info.st_size)
     except OSError as exc:
         raise _os_error(exc, desc, "read") from exc
     header = parse_segment_header(raw)
     check_segment_header(header, desc, info.st_size)
-    return header
+    return header, geometry

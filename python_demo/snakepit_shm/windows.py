@@ -5,11 +5,13 @@ When the whole mapping of a region does not fit the process's address space
 the caller bounds its address use with ``attach(..., max_window_bytes=N)``,
 a :class:`~snakepit_shm.region.Region` keeps only the file descriptor and
 maps one *window* at a time: a span of the segment file that starts on a
-multiple of ``mmap.ALLOCATIONGRANULARITY`` and is at most the window size
-long. A window that itself fails with ENOMEM is retried at half its length
-(rounded down to whole granules) until it maps or is a single granule;
-the smaller size sticks for later windows. Each retry is logged as a
-warning on the ``snakepit_shm`` logger.
+multiple of the file's granule and is at most the window size long. The
+granule is ``mmap.ALLOCATIONGRANULARITY`` on tmpfs and the huge page size
+on hugetlbfs (see :mod:`snakepit_shm.geometry`, which also rounds mapping
+lengths up to whole huge pages there). A window that itself fails with
+ENOMEM is retried at half its length (rounded down to whole granules) until
+it maps or is a single granule; the smaller size sticks for later windows.
+Each retry is logged as a warning on the ``snakepit_shm`` logger.
 
 Window boundaries are fixed in file space (multiples of the granule), so in
 payload space they are multiples of 64 bytes: every window but the last holds
@@ -26,27 +28,31 @@ from typing import Any, Optional, Type
 
 from .descriptor import Descriptor
 from .errors import AddressSpaceError, RegionUsageError
+from .geometry import PAGE_GRANULE_BYTES, MapGeometry
 from .oserrors import (ENOMEM_REMEDIATION, address_space_limit_bytes,
                        errno_name, os_error)
 
 LOG = logging.getLogger("snakepit_shm")
 """The package's logger; windowed fallbacks and retries are warnings here."""
 
-GRANULE_BYTES = mmap.ALLOCATIONGRANULARITY
-"""Mappings start on multiples of this (4096 on Linux)."""
+GRANULE_BYTES = PAGE_GRANULE_BYTES
+"""The default granule, ``mmap.ALLOCATIONGRANULARITY`` (4096 on Linux);
+files on hugetlbfs use their huge page size instead (see
+:class:`~snakepit_shm.geometry.MapGeometry`)."""
 
 DEFAULT_WINDOW_BYTES = 64 * 1024 * 1024
 """First window size after a full mapping failed with ENOMEM."""
 
 
-def floor_granule(file_offset: int) -> int:
-    """``file_offset`` rounded down to a multiple of the granule."""
-    return file_offset // GRANULE_BYTES * GRANULE_BYTES
+def floor_granule(file_offset: int,
+                  granule_bytes: int = GRANULE_BYTES) -> int:
+    """``file_offset`` rounded down to a multiple of ``granule_bytes``."""
+    return file_offset // granule_bytes * granule_bytes
 
 
-def normalize_window_bytes(window_bytes: Any, desc: Descriptor,
-                           name: str = "window_bytes") -> int:
-    """A positive int rounded down to whole granules, at least one granule.
+def check_window_bytes(window_bytes: Any, desc: Descriptor,
+                       name: str = "window_bytes") -> int:
+    """``window_bytes`` itself if it is a positive int.
 
     Raises:
         RegionUsageError: not an int, or not positive.
@@ -57,13 +63,28 @@ def normalize_window_bytes(window_bytes: Any, desc: Descriptor,
             f"{desc.label()}: {name} must be a positive int, got "
             f"{window_bytes!r}",
             remediation=f"pass a byte count, e.g. {DEFAULT_WINDOW_BYTES}; it "
-                        f"is rounded down to a multiple of {GRANULE_BYTES}")
-    return max(GRANULE_BYTES, floor_granule(window_bytes))
+                        f"is rounded down to whole granules of the segment "
+                        f"file ({GRANULE_BYTES} bytes, the huge page size on "
+                        f"hugetlbfs)")
+    return window_bytes
 
 
-def halve_window_bytes(window_bytes: int) -> int:
+def normalize_window_bytes(window_bytes: Any, desc: Descriptor,
+                           name: str = "window_bytes",
+                           granule_bytes: int = GRANULE_BYTES) -> int:
+    """A positive int rounded down to whole granules, at least one granule.
+
+    Raises:
+        RegionUsageError: not an int, or not positive.
+    """
+    check_window_bytes(window_bytes, desc, name)
+    return max(granule_bytes, floor_granule(window_bytes, granule_bytes))
+
+
+def halve_window_bytes(window_bytes: int,
+                       granule_bytes: int = GRANULE_BYTES) -> int:
     """Half of ``window_bytes`` in whole granules, at least one granule."""
-    return max(GRANULE_BYTES, floor_granule(window_bytes // 2))
+    return max(granule_bytes, floor_granule(window_bytes // 2, granule_bytes))
 
 
 class Window:
@@ -77,6 +98,9 @@ class Window:
 
     def __init__(self, mapping: mmap.mmap, map_offset: int, file_start: int,
                  file_end: int) -> None:
+        """``mapping`` starts at file offset ``map_offset`` and covers at
+        least ``[file_start, file_end)`` (on hugetlbfs it may reach further,
+        to the end of a huge page)."""
         self._mapping: Optional[mmap.mmap] = mapping
         self._whole = memoryview(mapping)
         self.view: memoryview = self._whole[file_start - map_offset:
@@ -120,11 +144,15 @@ class WindowMapper:
         fd: the open segment file (owned by the Region, closed by it).
         window_bytes: the current largest window, a multiple of the granule;
             lowered for good when a window of that size fails with ENOMEM.
+        geometry: the file's granule and mapping rules.
     """
 
-    def __init__(self, fd: int, desc: Descriptor, window_bytes: int) -> None:
+    def __init__(self, fd: int, desc: Descriptor, window_bytes: int,
+                 geometry: MapGeometry) -> None:
+        """``window_bytes`` must already be whole granules of ``geometry``."""
         self.fd = fd
         self.window_bytes = window_bytes
+        self.geometry = geometry
         self._desc = desc
         self._access = (mmap.ACCESS_READ if desc.read_only
                         else mmap.ACCESS_WRITE)
@@ -132,43 +160,46 @@ class WindowMapper:
     def map(self, file_start: int, file_end: int) -> Window:
         """Map a window beginning at ``file_start``.
 
-        The mapping starts at ``file_start`` rounded down to a granule and
+        The window starts at ``file_start`` rounded down to a granule and
         ends at ``file_end`` or after ``window_bytes``, whichever is first;
         the returned window's ``view`` covers ``file_start`` up to that end
-        (at least one byte when ``file_end > file_start``).
+        (at least one byte when ``file_end > file_start``). On hugetlbfs the
+        mapping behind it is rounded up to whole huge pages.
 
         Raises:
             AddressSpaceError: ENOMEM even for a single granule.
             ShmError: any other mmap failure (typed as at attach).
         """
-        map_offset = floor_granule(file_start)
+        geometry = self.geometry
+        map_offset = geometry.floor(file_start)
         while True:
-            length = min(self.window_bytes, file_end - map_offset)
+            span = min(self.window_bytes, file_end - map_offset)
+            length = geometry.map_length(map_offset, map_offset + span)
             try:
                 mapping = mmap.mmap(self.fd, length, access=self._access,
                                     offset=map_offset)
             except OSError as exc:
                 if exc.errno != errno.ENOMEM:
                     raise os_error(exc, self._desc, "mmap") from exc
-                if length <= GRANULE_BYTES:
+                if span <= geometry.granule_bytes:
                     raise self._exhausted(exc, length) from exc
-                smaller = halve_window_bytes(length)
+                smaller = halve_window_bytes(span, geometry.granule_bytes)
                 LOG.warning(
                     "%s: mapping a window of %d bytes at file offset %d "
-                    "failed with %s (%s); retrying with windows of %d bytes",
-                    self._desc.label(), length, map_offset,
-                    errno_name(exc.errno), exc.strerror, smaller)
+                    "failed with %s (%s%s); retrying with windows of %d "
+                    "bytes", self._desc.label(), length, map_offset,
+                    errno_name(exc.errno), exc.strerror,
+                    geometry.enomem_hint, smaller)
                 self.window_bytes = min(self.window_bytes, smaller)
                 continue
-            return Window(mapping, map_offset, file_start,
-                          map_offset + length)
+            return Window(mapping, map_offset, file_start, map_offset + span)
 
     def _exhausted(self, exc: OSError, length: int) -> AddressSpaceError:
         return AddressSpaceError(
             f"{self._desc.label()}: cannot map even a window of {length} "
             f"bytes: the process's address space is exhausted "
             f"({errno_name(exc.errno)}: {exc.strerror})",
-            remediation=ENOMEM_REMEDIATION,
+            remediation=ENOMEM_REMEDIATION + self.geometry.enomem_hint,
             space="address", errno=exc.errno, requested_bytes=length,
             rlimit_as_bytes=address_space_limit_bytes())
 

@@ -4,16 +4,23 @@ Java manager does, so the reader can be tested without the Java node.
 Deliberately independent of ``snakepit_shm.layout``: every field is packed
 at the offset the document's tables give, so a wrong constant in the
 package fails the tests instead of agreeing with itself.
+
+On **hugetlbfs** (detected here on its own, from /proc/self/mountinfo) files
+cannot be written with ``pwrite`` (EINVAL) and their size must be whole
+huge pages, so there the builder sizes segments in whole huge pages,
+allocates them with ``posix_fallocate`` and writes every byte through a
+shared mapping of whole huge pages, as a manager on hugetlbfs must.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import secrets
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 SEGMENT_HEADER_BYTES = 256
 REGION_HEADER_BYTES = 64
@@ -99,18 +106,54 @@ def descriptor(path: str, spec: RegionSpec, payload_offset: int,
             "tenant": None, "session": None}
 
 
+def huge_page_bytes(path: str) -> Optional[int]:
+    """The huge page size when ``path`` (a file or directory) lies on
+    hugetlbfs, else None: the mountinfo line with the path's device number
+    must name ``hugetlbfs``; its ``f_bsize`` is then the huge page size."""
+    device = os.stat(path).st_dev
+    wanted = f"{os.major(device)}:{os.minor(device)}"
+    with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
+        for line in mountinfo:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == wanted:
+                after = fields[fields.index("-", 6) + 1:]
+                if after and after[0] == "hugetlbfs":
+                    return os.statvfs(path).f_bsize
+                return None
+    return None
+
+
+def write_at(fd: int, writes: Sequence[Tuple[int, bytes]],
+             page_bytes: Optional[int] = None) -> None:
+    """Apply ``(file_offset, data)`` writes in order: with ``pwrite``, or
+    when ``page_bytes`` is given through one shared mapping per write of
+    the whole ``page_bytes`` pages it touches (hugetlbfs)."""
+    for offset, data in writes:
+        if page_bytes is None:
+            os.pwrite(fd, data, offset)
+            continue
+        start = offset // page_bytes * page_bytes
+        length = round_up(offset + len(data), page_bytes) - start
+        with mmap.mmap(fd, length, offset=start) as mapping:
+            mapping[offset - start:offset - start + len(data)] = data
+
+
 def write_segment(directory: str, regions: List[RegionSpec], *,
                   kind: int = 1, segment_bytes: Optional[int] = None,
                   name: Optional[str] = None) -> List[Dict[str, Any]]:
     """Create a segment file in ``directory`` holding ``regions``.
 
     The file is created like the manager creates it (O_CREAT|O_EXCL|
-    O_NOFOLLOW, mode 0600); the segment magic is written last.
+    O_NOFOLLOW, mode 0600); the segment magic is written last. On hugetlbfs
+    its size is rounded up to whole huge pages (``segment_bytes`` in the
+    header says the rounded size), it is allocated with
+    ``posix_fallocate`` and written through mappings, never ``pwrite``.
 
     Returns:
         one read_write descriptor per region, in order.
     """
     path = os.path.join(directory, name or segment_name())
+    page_bytes = huge_page_bytes(directory)
     cursor = SEGMENT_HEADER_BYTES
     placed = []
     for spec in regions:
@@ -119,29 +162,37 @@ def write_segment(directory: str, regions: List[RegionSpec], *,
         placed.append((spec, payload_offset))
         cursor = payload_offset + round_up(spec.size, BLOCK_ALIGN)
     total = segment_bytes if segment_bytes is not None else cursor
+    if page_bytes is not None:
+        total = round_up(total, page_bytes)
+    writes: List[Tuple[int, bytes]] = []
+    for spec, payload_offset in placed:
+        writes.append((payload_offset - REGION_HEADER_BYTES,
+                       region_header_bytes(spec, payload_offset)))
+        writes.append((payload_offset,
+                       spec.fill if spec.fill is not None
+                       else pattern(spec.region_id, spec.size)))
+    header = segment_header_bytes(total, kind)
+    writes += [(8, header[8:]), (0, header[:8])]         # magic last
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                  0o600)
     try:
         os.ftruncate(fd, total)
-        for spec, payload_offset in placed:
-            os.pwrite(fd, region_header_bytes(spec, payload_offset),
-                      payload_offset - REGION_HEADER_BYTES)
-            content = (spec.fill if spec.fill is not None
-                       else pattern(spec.region_id, spec.size))
-            os.pwrite(fd, content, payload_offset)
-        header = segment_header_bytes(total, kind)
-        os.pwrite(fd, header[8:], 8)
-        os.pwrite(fd, header[:8], 0)                     # magic last
+        if page_bytes is not None and total:
+            os.posix_fallocate(fd, 0, total)
+        write_at(fd, [(offset, data) for offset, data in writes if data],
+                 page_bytes)
     finally:
         os.close(fd)
     return [descriptor(path, spec, offset) for spec, offset in placed]
 
 
 def poke(path: str, offset: int, fmt: str, value: Any) -> None:
-    """Overwrite one little-endian field at file ``offset``."""
+    """Overwrite one little-endian field at file ``offset`` (through a
+    mapping on hugetlbfs)."""
     fd = os.open(path, os.O_RDWR)
     try:
-        os.pwrite(fd, struct.pack(fmt, value), offset)
+        write_at(fd, [(offset, struct.pack(fmt, value))],
+                 huge_page_bytes(path))
     finally:
         os.close(fd)
 
@@ -153,9 +204,26 @@ def set_region_state(desc: Dict[str, Any], state: int) -> None:
 
 
 def read_file(path: str, offset: int, length: int) -> bytes:
-    """Read bytes straight from the file (not through any mapping)."""
+    """Read bytes straight from the file (not through any mapping; pread
+    works on hugetlbfs too)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+
+
+def read_mapped(path: str, offset: int, length: int,
+                page_bytes: int = mmap.ALLOCATIONGRANULARITY) -> bytes:
+    """Read bytes through a fresh read-only mapping of their own, aligned
+    to ``page_bytes`` (give the huge page size on hugetlbfs)."""
+    start = offset // page_bytes * page_bytes
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        map_length = min(round_up(offset + length, page_bytes), size) - start
+        with mmap.mmap(fd, map_length, access=mmap.ACCESS_READ,
+                       offset=start) as mapping:
+            return bytes(mapping[offset - start:offset - start + length])
     finally:
         os.close(fd)

@@ -31,7 +31,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class RegionRegistry {
   private static final Logger LOG = LoggerFactory.getLogger(RegionRegistry.class);
-  private static final long ID_SEQUENCE_BITS = 40;
   private static final long POOL_CHECK_INTERVAL_MS = 1000;
 
   private record Deadline(long atMs, Region region) {}
@@ -47,7 +46,6 @@ public final class RegionRegistry {
   private final GraceQueue graceQueue = new GraceQueue();
   private final PriorityQueue<Deadline> ttlQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
 
-  private final long idPrefix;
   private long sequence;
   private long bytesInUse;
   private long bytesReserved;
@@ -61,7 +59,8 @@ public final class RegionRegistry {
     this.store = store;
     this.config = config;
     this.listener = listener;
-    this.idPrefix = new SecureRandom().nextInt(1 << 23);
+    // ids of different runs differ: the sequence starts at a random point of 2^38
+    this.sequence = new SecureRandom().nextLong() >>> (64 - 38);
     this.pool = new PoolAllocator(store, sizeClasses(config), config.poolSegmentBytes());
     this.sweeper = new StaleSweeper(store.platform(), store.shmDir(), store.owner());
   }
@@ -108,11 +107,18 @@ public final class RegionRegistry {
     checkHolderBytes(holderStates.get(req.holder()), size);
 
     long seq = ++sequence;
-    long id = (idPrefix << ID_SEQUENCE_BITS) | seq;
-    Region region = size <= config.dedicatedThresholdBytes()
-        ? placeInPool(id, seq, req, nowMs)
-        : placeDedicated(id, seq, req, nowMs);
-    regions.put(id, region);
+    int slot = regions.claim();
+    long id = RegionTable.id(seq, slot);
+    Region region;
+    try {
+      region = size <= config.dedicatedThresholdBytes()
+          ? placeInPool(id, seq, req, nowMs)
+          : placeDedicated(id, seq, req, nowMs);
+    } catch (RuntimeException e) {
+      regions.unclaim(slot);
+      throw e;
+    }
+    regions.put(region);
     bytesInUse += size;
     bytesReserved += region.blockBytes();
     region.recordAccess(nowMs);

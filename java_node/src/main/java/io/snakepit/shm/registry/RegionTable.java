@@ -1,114 +1,95 @@
 package io.snakepit.shm.registry;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * Regions by id: an open-addressing hash table with primitive long keys (no boxing, one
- * array probe in the common case), linear probing and backward-shift deletion.
+ * Regions by id, as a slot map: a region id carries its slot in its low
+ * {@link #SLOT_BITS} bits (above them a sequence number unique in the run), so a lookup is
+ * one array read and a check of the whole id. Freed slots are reused last-in first-out,
+ * so the slots a busy caller touches stay in cache however many regions are live.
  * Owned by the registry's owner thread.
  */
 final class RegionTable {
-  private static final int MIN_CAPACITY = 1024;
-  private long[] keys;
-  private Region[] values;
-  private int mask;
+  /** Bits of an id that name its slot: at most 2^24 (16,777,216) live regions. */
+  static final int SLOT_BITS = 24;
+  static final int MAX_SLOTS = 1 << SLOT_BITS;
+  private static final long SLOT_MASK = MAX_SLOTS - 1;
+
+  private Region[] slots = new Region[1024];
+  private int[] freeSlots = new int[64];
+  private int freeCount;
+  private int nextUnused;
   private int size;
 
-  RegionTable() {
-    allocate(MIN_CAPACITY);
-  }
-
-  private void allocate(int capacity) {
-    keys = new long[capacity];
-    values = new Region[capacity];
-    mask = capacity - 1;
-  }
-
-  private static int hash(long key) {
-    key ^= key >>> 33;
-    key *= 0xff51afd7ed558ccdL;
-    key ^= key >>> 33;
-    return (int) key;
+  /** The id of the region in {@code slot} with sequence number {@code seq}. */
+  static long id(long seq, int slot) {
+    return (seq << SLOT_BITS) | slot;
   }
 
   int size() {
     return size;
   }
 
-  Region get(long key) {
-    for (int i = hash(key) & mask; ; i = (i + 1) & mask) {
-      Region v = values[i];
-      if (v == null) {
-        return null;
-      }
-      if (keys[i] == key) {
-        return v;
-      }
+  /** Takes a free slot for a region about to be made; give it back with {@link #unclaim} if that fails. */
+  int claim() {
+    if (freeCount > 0) {
+      return freeSlots[--freeCount];
+    }
+    if (nextUnused == MAX_SLOTS) {
+      throw new IllegalStateException("all " + MAX_SLOTS + " region slots are in use");
+    }
+    if (nextUnused == slots.length) {
+      slots = Arrays.copyOf(slots, Math.min(MAX_SLOTS, slots.length * 2));
+    }
+    return nextUnused++;
+  }
+
+  /** Returns a claimed slot that got no region. */
+  void unclaim(int slot) {
+    pushFree(slot);
+  }
+
+  /** Stores a region in the slot its id names (claimed before). */
+  void put(Region r) {
+    slots[(int) (r.id() & SLOT_MASK)] = r;
+    size++;
+  }
+
+  Region get(long id) {
+    int slot = (int) (id & SLOT_MASK);
+    if (slot >= slots.length) {
+      return null;
+    }
+    Region r = slots[slot];
+    return r != null && r.id() == id ? r : null;
+  }
+
+  void remove(long id) {
+    int slot = (int) (id & SLOT_MASK);
+    if (slot < slots.length && slots[slot] != null && slots[slot].id() == id) {
+      slots[slot] = null;
+      size--;
+      pushFree(slot);
     }
   }
 
-  void put(long key, Region value) {
-    if ((size + 1) * 2 > keys.length) {
-      grow();
+  private void pushFree(int slot) {
+    if (freeCount == freeSlots.length) {
+      freeSlots = Arrays.copyOf(freeSlots, freeCount * 2);
     }
-    for (int i = hash(key) & mask; ; i = (i + 1) & mask) {
-      if (values[i] == null) {
-        keys[i] = key;
-        values[i] = value;
-        size++;
-        return;
-      }
-      if (keys[i] == key) {
-        values[i] = value;
-        return;
-      }
-    }
+    freeSlots[freeCount++] = slot;
   }
 
-  void remove(long key) {
-    int i = hash(key) & mask;
-    while (values[i] != null && keys[i] != key) {
-      i = (i + 1) & mask;
-    }
-    if (values[i] == null) {
-      return;
-    }
-    values[i] = null;
-    size--;
-    // shift back the entries of the probe run that follows, so lookups need no tombstones
-    for (int j = (i + 1) & mask; values[j] != null; j = (j + 1) & mask) {
-      int home = hash(keys[j]) & mask;
-      boolean movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
-      if (movable) {
-        keys[i] = keys[j];
-        values[i] = values[j];
-        values[j] = null;
-        i = j;
-      }
-    }
-  }
-
-  /** A snapshot of all regions, in no particular order. */
+  /** A snapshot of all regions, in slot order. */
   List<Region> values() {
     List<Region> out = new ArrayList<>(size);
-    for (Region v : values) {
-      if (v != null) {
-        out.add(v);
+    for (int i = 0; i < nextUnused; i++) {
+      if (slots[i] != null) {
+        out.add(slots[i]);
       }
     }
     return out;
-  }
-
-  private void grow() {
-    long[] oldKeys = keys;
-    Region[] oldValues = values;
-    allocate(keys.length * 2);
-    size = 0;
-    for (int i = 0; i < oldKeys.length; i++) {
-      if (oldValues[i] != null) {
-        put(oldKeys[i], oldValues[i]);
-      }
-    }
   }
 }

@@ -28,6 +28,8 @@ public record ShmConfig(
     long maxMailboxMessages) {
 
   public static final long UNLIMITED = Long.MAX_VALUE;
+  /** Most live regions one manager can track (the slot bits of a region id). */
+  public static final long MAX_REGIONS = 1L << 24;
   private static final long MIB = 1024L * 1024;
   /** Space in a pooled segment that is not for blocks: the segment header. */
   private static final long POOL_OVERHEAD_BYTES = 256;
@@ -77,7 +79,7 @@ public record ShmConfig(
         case "grace_ms" -> grace = number(key, v, 0, 24L * 3600 * 1000);
         case "max_total_bytes" -> total = limitValue(key, v, 1);
         case "max_holder_bytes" -> holder = limitValue(key, v, 1);
-        case "max_regions" -> regions = limitValue(key, v, 1);
+        case "max_regions" -> regions = Math.min(limitValue(key, v, 1), MAX_REGIONS);
         case "zero_on_free" -> {
           ZeroOnFree z = ZeroOnFree.fromAtom(atomName(v));
           if (z == null) {
