@@ -1,0 +1,65 @@
+package io.snakepit.shm.bench;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * {@code allocate} alone (1 KiB) at 1k, 10k and 100k live regions. Each invocation is
+ * undone outside the timed part (release + tick in an invocation-level teardown), so the
+ * live count stays put. Invocation-level fixtures add a timestamp pair (~20-50 ns) to
+ * each sample.
+ */
+@State(Scope.Thread)
+@BenchmarkMode({Mode.SampleTime, Mode.AverageTime})
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch",
+    "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class RegistryAllocateBenchmark {
+  @Param({"1000", "10000", "100000"})
+  public int liveRegions;
+
+  private LiveRegistry live;
+  private long allocatedId = -1;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    live = LiveRegistry.open(liveRegions);
+  }
+
+  @TearDown(Level.Invocation)
+  public void undo() {
+    if (allocatedId != -1) {
+      live.releaseAndTick(allocatedId);
+      allocatedId = -1;
+    }
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    if (live != null) {
+      live.close();
+      live = null;
+    }
+  }
+
+  /** allocate(1 KiB). */
+  @Benchmark
+  public long allocate() {
+    allocatedId = live.allocateProbe();
+    return allocatedId;
+  }
+}
