@@ -127,7 +127,7 @@ final class RequestHandler {
         Access access = o.access("access", Access.READ_WRITE);
         Region r = registry.allocate(new AllocateRequest(size, holder, o.text("session"), o.text("tenant"),
             o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
-        return Terms.ok(Terms.map(descriptor(r, access)));
+        return Terms.ok(new DescriptorTerm(r, access));
       }
       case "allocate_many/3": {
         long[] sizes = Requests.longList(t.elementAt(1), "sizes", RegionRegistry.MAX_BATCH);
@@ -136,11 +136,11 @@ final class RequestHandler {
         Access access = o.access("access", Access.READ_WRITE);
         List<Region> made = registry.allocateMany(sizes, new AllocateRequest(0, holder, o.text("session"),
             o.text("tenant"), o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
-        List<Object> descriptors = new ArrayList<>(made.size());
-        for (Region r : made) {
-          descriptors.add(descriptor(r, access));
+        OtpErlangObject[] descriptors = new OtpErlangObject[made.size()];
+        for (int i = 0; i < descriptors.length; i++) {
+          descriptors[i] = new DescriptorTerm(made.get(i), access);
         }
-        return Terms.ok(Terms.term(descriptors));
+        return Terms.ok(new com.ericsson.otp.erlang.OtpErlangList(descriptors));
       }
       case "release_many/3": {
         long[] ids = Requests.idList(t.elementAt(1), RegionRegistry.MAX_BATCH);
@@ -154,7 +154,7 @@ final class RequestHandler {
         Holder holder = o.holder(callerHolder, platform::processStartTicks);
         Access access = o.access("access", Access.READ_WRITE);
         Region r = registry.acquire(id, holder, o.text("tenant"), now);
-        return Terms.ok(Terms.map(descriptor(r, access)));
+        return Terms.ok(new DescriptorTerm(r, access));
       }
       case "release/3": {
         long id = Requests.regionId(t.elementAt(1));
@@ -229,14 +229,6 @@ final class RequestHandler {
     m.put("path", r.segment().path().toString());
     m.put("offset", r.payloadOffsetBytes());
     m.put("size", r.sizeBytes());
-    return m;
-  }
-
-  private static Map<String, Object> descriptor(Region r, Access access) {
-    Map<String, Object> m = location(r);
-    m.put("access", new ShmException.Atom(access.atom()));
-    m.put("tenant", r.tenant());
-    m.put("session", r.session());
     return m;
   }
 

@@ -86,6 +86,16 @@ public final class Region {
     return formatId(id);
   }
 
+  private byte[] idBytes;
+
+  /** {@link #idText()} as ASCII bytes, computed once. */
+  public byte[] idBytes() {
+    if (idBytes == null) {
+      idBytes = idText().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+    return idBytes;
+  }
+
   public long generation() {
     return generation;
   }

@@ -103,6 +103,25 @@ public final class Segment {
     return fileName;
   }
 
+  private byte[] shmNameBytes;
+  private byte[] pathBytes;
+
+  /** {@link #shmName()} as UTF-8 bytes, computed once. */
+  public byte[] shmNameBytes() {
+    if (shmNameBytes == null) {
+      shmNameBytes = shmName().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+    return shmNameBytes;
+  }
+
+  /** {@link #path()} as UTF-8 bytes, computed once. */
+  public byte[] pathBytes() {
+    if (pathBytes == null) {
+      pathBytes = path.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+    return pathBytes;
+  }
+
   /** The POSIX shm name, e.g. {@code /snkabc…}. */
   public String shmName() {
     return SegmentNames.shmName(fileName);
