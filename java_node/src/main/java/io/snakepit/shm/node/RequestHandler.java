@@ -274,6 +274,10 @@ final class RequestHandler {
     m.put("bytes_reserved", registry.bytesReserved());
     m.put("pool", poolStats());
     m.put("fs_page_bytes", registry.fsPageBytes());
+    m.put("bytes_by_session", new LinkedHashMap<String, Object>(registry.bytesBySession()));
+    m.put("bytes_by_tenant", new LinkedHashMap<String, Object>(registry.bytesByTenant()));
+    m.put("invalid_regions", (long) registry.invalidLiveCount());
+    m.put("headers_checked", registry.headersChecked());
     m.put("hugetlbfs", registry.isHugetlbfs());
     m.put("holders", (long) registry.holderCount());
     m.put("deallocated_total", registry.deallocatedTotal());
@@ -341,6 +345,24 @@ final class RequestHandler {
     } catch (PlatformException e) {
       checks.add(check("shm_dir", "failing", e.getMessage()));
       status = "failing";
+    }
+    int invalid = registry.invalidLiveCount();
+    List<RegionRegistry.InvalidRegion> found = registry.invalidRegions();
+    checks.add(check("integrity", invalid > 0 ? "degraded" : "ok", invalid > 0
+        ? invalid + " live region(s) with a corrupt header, isolated; newest: " + found.get(found.size() - 1)
+        : registry.headersChecked() + " region headers checked, none corrupt"));
+    if (invalid > 0 && status.equals("ok")) {
+      status = "degraded";
+    }
+    List<Object> invalidList = new ArrayList<>();
+    for (RegionRegistry.InvalidRegion i : found) {
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("id", i.id());
+      e.put("segment", i.segment());
+      e.put("offset", i.offset());
+      e.put("reason", i.reason());
+      e.put("detected_ms", i.detectedMs());
+      invalidList.add(e);
     }
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("status", new ShmException.Atom(status));

@@ -14,7 +14,9 @@ public final class Region {
     /** Acquirable. */
     LIVE("live"),
     /** {@code free} was called: no new acquires; deallocated when the last reference goes. */
-    FREED("freed");
+    FREED("freed"),
+    /** Its header was found corrupt: isolated, no new acquires, its memory never reused. */
+    INVALID("invalid");
 
     private final String atom;
 
@@ -159,7 +161,13 @@ public final class Region {
   }
 
   void markFreed() {
-    state = State.FREED;
+    if (state != State.INVALID) {
+      state = State.FREED;
+    }
+  }
+
+  void markInvalid() {
+    state = State.INVALID;
   }
 
   public int refcount() {

@@ -41,6 +41,8 @@ public final class RegionRegistry {
 
   private final RegionTable regions = new RegionTable();
   private final Map<Holder, HolderState> holderStates = new HashMap<>();
+  private final Map<String, Long> bytesBySession = new HashMap<>();
+  private final Map<String, Long> bytesByTenant = new HashMap<>();
   private final PoolAllocator pool;
   private final StaleSweeper sweeper;
   private final GraceQueue graceQueue = new GraceQueue();
@@ -53,6 +55,13 @@ public final class RegionRegistry {
   private long nextOsPidCheckMs;
   private long nextPoolCheckMs;
   private long deallocatedTotal;
+  private static final int MAX_INVALID_REPORTED = 100;
+  private static final int INTEGRITY_BUDGET = 2000;
+  private final List<InvalidRegion> invalidReported = new ArrayList<>();
+  private int invalidLive;
+  private int integrityCursor;
+  private long headersChecked;
+  private long nextIntegrityCheckMs;
   private long holderDeathsTotal;
 
   public RegionRegistry(SegmentStore store, ShmConfig config, HolderListener listener) {
@@ -105,6 +114,7 @@ public final class RegionRegistry {
           "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
     }
     checkHolderBytes(holderStates.get(req.holder()), size);
+    checkBudgets(req.session(), req.tenant(), size);
 
     long seq = ++sequence;
     int slot = regions.claim();
@@ -120,6 +130,8 @@ public final class RegionRegistry {
     }
     regions.put(region);
     bytesInUse += size;
+    addBudget(bytesBySession, req.session(), size);
+    addBudget(bytesByTenant, req.tenant(), size);
     bytesReserved += region.blockBytes();
     region.recordAccess(nowMs);
     addRef(region, req.holder());
@@ -163,6 +175,7 @@ public final class RegionRegistry {
           "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
     }
     checkHolderBytes(holderStates.get(template.holder()), total);
+    checkBudgets(template.session(), template.tenant(), total);
     List<Region> made = new ArrayList<>(sizes.length);
     for (int i = 0; i < sizes.length; i++) {
       try {
@@ -215,6 +228,7 @@ public final class RegionRegistry {
       throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " was freed; it takes no new acquires",
           "Allocate a new region.").with("id", r.idText());
     }
+    checkIntegrity(r, nowMs);
     HolderState hs = holderStates.get(holder);
     if (hs == null || r.refOf(hs) == null) {
       checkHolderBytes(hs, r.sizeBytes());
@@ -332,7 +346,11 @@ public final class RegionRegistry {
       nextPoolCheckMs = nowMs + POOL_CHECK_INTERVAL_MS;
       releaseIdlePools(nowMs, false);
     }
-    long next = Math.min(nextOsPidCheckMs, nextPoolCheckMs);
+    if (nowMs >= nextIntegrityCheckMs) {
+      nextIntegrityCheckMs = nowMs + config.integrityCheckMs();
+      checkHeaders(INTEGRITY_BUDGET, nowMs);
+    }
+    long next = Math.min(Math.min(nextOsPidCheckMs, nextPoolCheckMs), nextIntegrityCheckMs);
     if (!graceQueue.isEmpty()) {
       next = Math.min(next, graceQueue.headDeadline());
     }
@@ -575,6 +593,8 @@ public final class RegionRegistry {
     r.deallocated = true;
     regions.remove(r.id());
     bytesInUse -= r.sizeBytes();
+    addBudget(bytesBySession, r.session(), -r.sizeBytes());
+    addBudget(bytesByTenant, r.tenant(), -r.sizeBytes());
     bytesReserved -= r.blockBytes();
     deallocatedTotal++;
     Segment s = r.segment();
@@ -582,7 +602,14 @@ public final class RegionRegistry {
       s.access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES,
           (m, at, len) -> RegionHeaderLayout.writeState(m, at, RegionHeaderLayout.STATE_FREED));
       boolean zero = config.zeroOnFree().requiresZeroing(r.sensitive());
-      if (r.poolBlock != null) {
+      if (r.state() == Region.State.INVALID) {
+        invalidLive--;
+        if (r.poolBlock == null) {
+          dedicatedSegments--;
+          store.destroy(s);
+        }
+        // a pooled block of a corrupt region is never handed out again
+      } else if (r.poolBlock != null) {
         // Pooled memory is cleared unless :never, so reused blocks never show old bytes.
         pool.free(r.poolBlock, zero || config.zeroOnFree() != ZeroOnFree.NEVER, false, nowMs);
       } else {
@@ -614,6 +641,116 @@ public final class RegionRegistry {
     return pool.releaseEmpty(nowMs, all ? 0 : config.poolIdleReleaseMs());
   }
 
+  // ---------------------------------------------------------------- integrity
+
+  /** A region found corrupt, for health and the log. */
+  public record InvalidRegion(String id, String segment, long offset, String reason, long detectedMs) {}
+
+  /** Regions found corrupt since start (the newest {@link #MAX_INVALID_REPORTED}). */
+  public List<InvalidRegion> invalidRegions() {
+    return new ArrayList<>(invalidReported);
+  }
+
+  /** Regions now live whose headers were found corrupt. */
+  public int invalidLiveCount() {
+    return invalidLive;
+  }
+
+  /** Headers checked by the periodic integrity check since start. */
+  public long headersChecked() {
+    return headersChecked;
+  }
+
+  /**
+   * Compares a region's header in shared memory with the registry: magic, CRC, id,
+   * generation, size, offset. A mismatch marks the region invalid and throws
+   * {@code :invalid_region}.
+   */
+  private void checkIntegrity(Region r, long nowMs) {
+    if (r.state() == Region.State.INVALID) {
+      throw invalidRegion(r);
+    }
+    String problem = headerProblem(r);
+    if (problem != null) {
+      markInvalid(r, problem, nowMs);
+      throw invalidRegion(r);
+    }
+  }
+
+  private String headerProblem(Region r) {
+    String[] problem = new String[1];
+    try {
+      r.segment().access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES, (m, at, len) -> {
+        RegionHeaderLayout.Header h = RegionHeaderLayout.read(m, at);
+        if (h == null) {
+          problem[0] = "region header magic or layout overwritten";
+        } else if (!h.crcValid()) {
+          problem[0] = "region header CRC-32 mismatch";
+        } else if (h.regionId() != r.id() || h.generation() != r.generation() || h.payloadBytes() != r.sizeBytes()
+            || h.payloadOffset() != r.payloadOffsetBytes()) {
+          problem[0] = "region header names another region (id " + Long.toHexString(h.regionId()) + ", generation "
+              + h.generation() + ")";
+        } else if (h.state() != RegionHeaderLayout.STATE_LIVE) {
+          problem[0] = "region header state is " + h.state() + ", not live";
+        }
+      });
+    } catch (PlatformException | IllegalStateException | IndexOutOfBoundsException e) {
+      problem[0] = "region header unreadable: " + e.getMessage();
+    }
+    return problem[0];
+  }
+
+  private void markInvalid(Region r, String reason, long nowMs) {
+    if (r.state() == Region.State.INVALID) {
+      return;
+    }
+    r.markInvalid();
+    invalidLive++;
+    try {
+      r.segment().access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES, (m, at, len) -> {
+        if (RegionHeaderLayout.read(m, at) != null) {
+          RegionHeaderLayout.writeState(m, at, RegionHeaderLayout.STATE_INVALID);
+        }
+      });
+    } catch (PlatformException | IllegalStateException | IndexOutOfBoundsException e) {
+      // the header is unreachable; the registry's mark is what isolates the region
+    }
+    if (invalidReported.size() == MAX_INVALID_REPORTED) {
+      invalidReported.remove(0);
+    }
+    invalidReported.add(new InvalidRegion(r.idText(), r.segment().shmName(), r.payloadOffsetBytes(), reason, nowMs));
+    LOG.error("region {} (segment {}, offset {}, {} bytes, tenant {}, session {}, holders {}) is invalid: {}; it is "
+        + "isolated and its memory will not be reused", r.idText(), r.segment().shmName(), r.payloadOffsetBytes(),
+        r.sizeBytes(), r.tenant(), r.session(), r.holders().keySet(), reason);
+  }
+
+  private static ShmException invalidRegion(Region r) {
+    return ShmException.of(ErrorCode.INVALID_REGION, "region " + r.idText() + " is invalid: its header in "
+        + r.segment().shmName() + " was found corrupt",
+        "Do not use its bytes; release it and allocate a new region. See docs/OPERATIONS.md, \"Corruption\".")
+        .with("id", r.idText());
+  }
+
+  /** Checks the headers of up to {@code budget} regions, continuing where the last call stopped. */
+  int checkHeaders(int budget, long nowMs) {
+    int found = 0;
+    int slots = regions.slotCount();
+    for (int i = 0; i < budget && slots > 0; i++) {
+      integrityCursor = (integrityCursor + 1) % slots;
+      Region r = regions.slotAt(integrityCursor);
+      if (r == null || r.state() == Region.State.INVALID) {
+        continue;
+      }
+      headersChecked++;
+      String problem = headerProblem(r);
+      if (problem != null) {
+        markInvalid(r, problem + " (periodic check)", nowMs);
+        found++;
+      }
+    }
+    return found;
+  }
+
   // ---------------------------------------------------------------- checks
 
   private Region find(long id) {
@@ -630,6 +767,43 @@ public final class RegionRegistry {
       throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " belongs to another tenant",
           "Pass the region's tenant in the request options.").with("id", r.idText());
     }
+  }
+
+  private void checkBudgets(String session, String tenant, long size) {
+    if (session != null) {
+      long used = bytesBySession.getOrDefault(session, 0L);
+      if (used + size > config.maxSessionBytes()) {
+        throw limit("max_session_bytes", config.maxSessionBytes(), used, size,
+            "End sessions you no longer need (release_session), release regions of this session, "
+                + "or raise max_session_bytes.").with("session", session);
+      }
+    }
+    if (tenant != null) {
+      long used = bytesByTenant.getOrDefault(tenant, 0L);
+      if (used + size > config.maxTenantBytes()) {
+        throw limit("max_tenant_bytes", config.maxTenantBytes(), used, size,
+            "Release regions of this tenant, or raise max_tenant_bytes.").with("tenant", tenant);
+      }
+    }
+  }
+
+  private static void addBudget(Map<String, Long> bytes, String key, long delta) {
+    if (key != null) {
+      long left = bytes.merge(key, delta, Long::sum);
+      if (left == 0) {
+        bytes.remove(key);
+      }
+    }
+  }
+
+  /** Payload bytes in use per session. */
+  public Map<String, Long> bytesBySession() {
+    return new HashMap<>(bytesBySession);
+  }
+
+  /** Payload bytes in use per tenant. */
+  public Map<String, Long> bytesByTenant() {
+    return new HashMap<>(bytesByTenant);
   }
 
   private void checkHolderBytes(HolderState hs, long size) {

@@ -82,6 +82,16 @@ final class RegionTable {
     freeSlots[freeCount++] = slot;
   }
 
+  /** Slots ever used: {@link #slotAt} is defined below this. */
+  int slotCount() {
+    return nextUnused;
+  }
+
+  /** The region in a slot, or null. */
+  Region slotAt(int slot) {
+    return slots[slot];
+  }
+
   /** A snapshot of all regions, in slot order. */
   List<Region> values() {
     List<Region> out = new ArrayList<>(size);

@@ -25,7 +25,10 @@ public record ShmConfig(
     long osPidPollMs,
     long poolIdleReleaseMs,
     int sizeClassesPerDoubling,
-    long maxMailboxMessages) {
+    long maxMailboxMessages,
+    long integrityCheckMs,
+    long maxSessionBytes,
+    long maxTenantBytes) {
 
   public static final long UNLIMITED = Long.MAX_VALUE;
   /** Most live regions one manager can track (the slot bits of a region id). */
@@ -37,7 +40,7 @@ public record ShmConfig(
   /** Defaults of CONTRACT section 2; {@code maxTotalBytes} is half the shm dir's size. */
   public static ShmConfig defaults(long shmDirTotalBytes) {
     return new ShmConfig(100, Math.max(shmDirTotalBytes / 2, MIB), UNLIMITED, 1_000_000, ZeroOnFree.SENSITIVE,
-        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000, 4, 10_000);
+        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000, 4, 10_000, 1000, UNLIMITED, UNLIMITED);
   }
 
   /** The configuration as key → value, values as on the wire (Long, Atom). */
@@ -55,6 +58,9 @@ public record ShmConfig(
     m.put("pool_idle_release_ms", poolIdleReleaseMs);
     m.put("size_classes_per_doubling", (long) sizeClassesPerDoubling);
     m.put("max_mailbox_messages", maxMailboxMessages);
+    m.put("integrity_check_ms", integrityCheckMs);
+    m.put("max_session_bytes", limit(maxSessionBytes));
+    m.put("max_tenant_bytes", limit(maxTenantBytes));
     return m;
   }
 
@@ -72,6 +78,9 @@ public record ShmConfig(
     long idle = poolIdleReleaseMs;
     int perDoubling = sizeClassesPerDoubling;
     long mailbox = maxMailboxMessages;
+    long integrity = integrityCheckMs;
+    long session = maxSessionBytes;
+    long tenant = maxTenantBytes;
     for (Map.Entry<String, Object> e : changes.entrySet()) {
       String key = e.getKey();
       Object v = e.getValue();
@@ -100,6 +109,9 @@ public record ShmConfig(
           perDoubling = (int) n;
         }
         case "max_mailbox_messages" -> mailbox = number(key, v, 10, 100_000_000);
+        case "integrity_check_ms" -> integrity = number(key, v, 10, 24L * 3600 * 1000);
+        case "max_session_bytes" -> session = limitValue(key, v, 1);
+        case "max_tenant_bytes" -> tenant = limitValue(key, v, 1);
         default -> throw ShmException.invalid("unknown configuration key " + key)
             .with("key", key);
       }
@@ -109,7 +121,7 @@ public record ShmConfig(
           + (pool - RegionLayoutMath.BLOCK_OVERHEAD_BYTES - POOL_OVERHEAD_BYTES) + " with pool_segment_bytes " + pool);
     }
     return new ShmConfig(grace, total, holder, regions, zero, pool, threshold, maxRegion, poll, idle, perDoubling,
-        mailbox);
+        mailbox, integrity, session, tenant);
   }
 
   private static Object limit(long v) {

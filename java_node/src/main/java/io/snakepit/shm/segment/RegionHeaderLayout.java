@@ -12,14 +12,16 @@ import io.snakepit.shm.platform.Mapping;
  *  |magic |layout|state | region_id    | generation   | payload_bytes|
  *  | u32  | u16  | u16  | u64          | u64          | u64          |
  *  +------+------+------+--------------+--------------+--------------+
- *  32             40     44     48             56             64
- *  +--------------+------+------+--------------+--------------+
- *  |payload_offset|flags |rsvd  | created_ms   | reserved     |
- *  +--------------+------+------+--------------+--------------+
+ *  32             40     44     48             56     60     64
+ *  +--------------+------+------+--------------+------+------+
+ *  |payload_offset|flags |rsvd  | created_ms   |crc32 | rsvd |
+ *  +--------------+------+------+--------------+------+------+
  * </pre>
  *
  * The first eight bytes (magic, layout, state) are written together with a release store
- * after every other field, so a reader that sees {@code state = LIVE} sees the rest.
+ * after every other field, so a reader that sees {@code state = LIVE} sees the rest. The
+ * fields from region_id to created_ms never change after publication and carry a CRC-32
+ * (offset 56), which readers check.
  */
 public final class RegionHeaderLayout {
   /** ASCII "SNKR" read as a little-endian u32. */
@@ -44,13 +46,16 @@ public final class RegionHeaderLayout {
   public static final int PAYLOAD_OFFSET_OFFSET = PAYLOAD_BYTES_OFFSET + 8;
   public static final int FLAGS_OFFSET = PAYLOAD_OFFSET_OFFSET + 8;
   public static final int CREATED_MS_OFFSET = FLAGS_OFFSET + 8;
-  public static final int RESERVED_OFFSET = CREATED_MS_OFFSET + 8;
+  public static final int CRC_OFFSET = CREATED_MS_OFFSET + 8;
+  public static final int RESERVED_OFFSET = CRC_OFFSET + 4;
+  /** The CRC-32 covers {@code [REGION_ID_OFFSET, CRC_OFFSET)}: the fields fixed at publication. */
+  public static final int CRC_FROM = REGION_ID_OFFSET;
 
   private RegionHeaderLayout() {}
 
-  /** The facts a region header holds. */
+  /** The facts a region header holds; {@code crcValid} false when its CRC-32 does not match. */
   public record Header(int state, long regionId, long generation, long payloadBytes, long payloadOffset,
-      int flags, long createdMs) {}
+      int flags, long createdMs, boolean crcValid) {}
 
   /** Rounds a byte count up to the alignment. */
   public static long alignUp(long bytes) {
@@ -63,15 +68,23 @@ public final class RegionHeaderLayout {
    */
   public static void writeLive(Mapping m, long headerOffset, long regionId, long generation,
       long payloadBytes, long payloadOffset, int flags, long createdMs) {
-    m.putLong(headerOffset + REGION_ID_OFFSET, regionId);
-    m.putLong(headerOffset + GENERATION_OFFSET, generation);
-    m.putLong(headerOffset + PAYLOAD_BYTES_OFFSET, payloadBytes);
-    m.putLong(headerOffset + PAYLOAD_OFFSET_OFFSET, payloadOffset);
-    m.putInt(headerOffset + FLAGS_OFFSET, flags);
-    m.putInt(headerOffset + FLAGS_OFFSET + 4, 0);
-    m.putLong(headerOffset + CREATED_MS_OFFSET, createdMs);
-    m.putLong(headerOffset + RESERVED_OFFSET, 0L);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(HEADER_BYTES).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.putLong(REGION_ID_OFFSET, regionId);
+    b.putLong(GENERATION_OFFSET, generation);
+    b.putLong(PAYLOAD_BYTES_OFFSET, payloadBytes);
+    b.putLong(PAYLOAD_OFFSET_OFFSET, payloadOffset);
+    b.putInt(FLAGS_OFFSET, flags);
+    b.putLong(CREATED_MS_OFFSET, createdMs);
+    b.putInt(CRC_OFFSET, crc(b.array()));
+    m.putBytes(headerOffset + CRC_FROM, b.array(), CRC_FROM, HEADER_BYTES - CRC_FROM);
     m.putLongRelease(headerOffset + MAGIC_OFFSET, firstWord(STATE_LIVE));
+  }
+
+  /** CRC-32 (zlib) of {@code [CRC_FROM, CRC_OFFSET)} of a header image. */
+  static int crc(byte[] header) {
+    java.util.zip.CRC32 c = new java.util.zip.CRC32();
+    c.update(header, CRC_FROM, CRC_OFFSET - CRC_FROM);
+    return (int) c.getValue();
   }
 
   /** Changes the state (freed or invalid), keeping every other field. */
@@ -79,19 +92,26 @@ public final class RegionHeaderLayout {
     m.putLongRelease(headerOffset + MAGIC_OFFSET, firstWord(state));
   }
 
-  /** Reads the header at {@code headerOffset}, or null when its magic or layout is not ours. */
+  /**
+   * Reads the header at {@code headerOffset}, or null when its magic or layout is not
+   * ours. {@link Header#crcValid()} says whether the fixed fields match their CRC-32.
+   */
   public static Header read(Mapping m, long headerOffset) {
     long first = m.getLongAcquire(headerOffset + MAGIC_OFFSET);
     if ((int) first != MAGIC || ((first >>> 32) & 0xFFFF) != LAYOUT_VERSION) {
       return null;
     }
+    byte[] image = new byte[HEADER_BYTES];
+    m.getBytes(headerOffset, image, 0, HEADER_BYTES);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(image).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     return new Header((int) (first >>> 48),
-        m.getLong(headerOffset + REGION_ID_OFFSET),
-        m.getLong(headerOffset + GENERATION_OFFSET),
-        m.getLong(headerOffset + PAYLOAD_BYTES_OFFSET),
-        m.getLong(headerOffset + PAYLOAD_OFFSET_OFFSET),
-        m.getInt(headerOffset + FLAGS_OFFSET),
-        m.getLong(headerOffset + CREATED_MS_OFFSET));
+        b.getLong(REGION_ID_OFFSET),
+        b.getLong(GENERATION_OFFSET),
+        b.getLong(PAYLOAD_BYTES_OFFSET),
+        b.getLong(PAYLOAD_OFFSET_OFFSET),
+        b.getInt(FLAGS_OFFSET),
+        b.getLong(CREATED_MS_OFFSET),
+        b.getInt(CRC_OFFSET) == crc(image));
   }
 
   private static long firstWord(int state) {

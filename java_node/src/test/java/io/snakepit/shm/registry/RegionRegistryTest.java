@@ -355,6 +355,69 @@ class RegionRegistryTest {
     assertEquals(0, b.refcount());
   }
 
+  private static void overwrite(Path file, long offset, byte[] bytes) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(bytes), offset);
+    }
+  }
+
+  @Test
+  void aCorruptHeaderIsCaughtOnAcquireAndTheRegionIsIsolated() throws IOException {
+    Region r = registry.allocate(req(1000, alice), T0);
+    overwrite(r.segment().path(), r.headerOffsetBytes() + 16, new byte[] {42});
+    ShmException e = assertThrows(ShmException.class, () -> registry.acquire(r.id(), bob, null, T0));
+    assertEquals(ErrorCode.INVALID_REGION, e.code());
+    assertEquals(Region.State.INVALID, registry.info(r.id()).state());
+    assertEquals(RegionHeaderLayout.STATE_INVALID, read(r.segment().path(), r.headerOffsetBytes(), 64).getShort(6));
+    assertEquals(1, registry.invalidLiveCount());
+    assertTrue(registry.invalidRegions().get(0).reason().contains("CRC"), registry.invalidRegions().toString());
+    assertEquals(ErrorCode.INVALID_REGION,
+        assertThrows(ShmException.class, () -> registry.acquire(r.id(), bob, null, T0)).code());
+  }
+
+  @Test
+  void thePeriodicCheckFindsCorruptionNobodyAskedAbout() throws IOException {
+    Region ok = registry.allocate(req(100, alice), T0);
+    Region bad = registry.allocate(req(100, alice), T0);
+    overwrite(bad.segment().path(), bad.headerOffsetBytes(), new byte[] {0, 0, 0, 0});
+    registry.tick(T0 + 5_000);
+    assertEquals(Region.State.INVALID, bad.state());
+    assertEquals(Region.State.LIVE, ok.state());
+    assertTrue(registry.headersChecked() >= 2);
+    assertTrue(registry.invalidRegions().get(0).reason().contains("periodic"));
+  }
+
+  @Test
+  void theBlockOfAnInvalidRegionIsNeverHandedOutAgain() throws IOException {
+    Region bad = registry.allocate(req(1000, alice), T0);
+    overwrite(bad.segment().path(), bad.headerOffsetBytes() + 24, new byte[] {1});
+    registry.tick(T0 + 5_000);
+    registry.release(bad.id(), alice, null, T0 + 5_000);
+    registry.tick(T0 + 6_000);
+    assertEquals(0, registry.invalidLiveCount());
+    Region next = registry.allocate(req(1000, alice), T0 + 6_000);
+    assertNotEquals(bad.headerOffsetBytes(), next.headerOffsetBytes());
+  }
+
+  @Test
+  void sessionAndTenantBudgetsAreEnforcedAndGiveBackOnFree() {
+    registry.configure(Map.of("max_session_bytes", 1000L, "max_tenant_bytes", 1500L));
+    Region a = registry.allocate(new AllocateRequest(800, alice, "s1", "t1", false, 0, null, Access.READ_WRITE), T0);
+    ShmException session = assertThrows(ShmException.class, () -> registry.allocate(
+        new AllocateRequest(300, alice, "s1", "t1", false, 0, null, Access.READ_WRITE), T0));
+    assertEquals(new ShmException.Atom("max_session_bytes"), session.extra().get("limit_name"));
+    assertEquals("s1", session.extra().get("session"));
+    registry.allocate(new AllocateRequest(600, alice, "s2", "t1", false, 0, null, Access.READ_WRITE), T0);
+    ShmException tenant = assertThrows(ShmException.class, () -> registry.allocateMany(new long[] {50, 60},
+        new AllocateRequest(0, alice, "s3", "t1", false, 0, null, Access.READ_WRITE), T0));
+    assertEquals(new ShmException.Atom("max_tenant_bytes"), tenant.extra().get("limit_name"));
+    assertEquals(1400L, tenant.extra().get("current"));
+    registry.release(a.id(), alice, "t1", T0);
+    registry.tick(T0 + 100);
+    registry.allocate(new AllocateRequest(300, alice, "s1", "t1", false, 0, null, Access.READ_WRITE), T0 + 100);
+    assertEquals(900L, registry.bytesByTenant().get("t1"));
+  }
+
   @Test
   void shutdownRemovesEverySegment() throws IOException {
     registry.allocate(req(100, alice), T0);
