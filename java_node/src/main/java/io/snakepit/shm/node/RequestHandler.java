@@ -31,7 +31,18 @@ import java.util.Set;
  */
 final class RequestHandler {
   private static final Set<String> ALLOCATE_KEYS =
-      Set.of("holder", "session", "tenant", "sensitive", "ttl_ms", "label", "access");
+      Set.of("holder", "session", "tenant", "sensitive", "ttl_ms", "label", "access", "wait_ms");
+  /** Longest wait for memory a caller may ask for (its GenServer timeout should be longer). */
+  static final long MAX_WAIT_MS = 300_000;
+
+  /**
+   * Returned by {@link #handle} instead of a reply when an allocation asked to wait
+   * ({@code wait_ms}) and memory is short: the node parks the call and retries it when
+   * memory is freed, until {@link #lastWaitMs()} has passed.
+   */
+  static final OtpErlangObject DEFERRED = new OtpErlangAtom("$deferred");
+  private ShmException lastShortage;
+  private long lastWaitMs;
   private static final Set<String> ACQUIRE_KEYS = Set.of("holder", "access", "tenant");
   private static final Set<String> RELEASE_KEYS = Set.of("holder", "tenant");
   private static final Set<String> LIST_KEYS = Set.of("session", "tenant", "label", "holder", "limit");
@@ -125,8 +136,14 @@ final class RequestHandler {
         Options o = Options.parse(t.elementAt(2), ALLOCATE_KEYS, "allocate options");
         Holder holder = o.holder(callerHolder, platform::processStartTicks);
         Access access = o.access("access", Access.READ_WRITE);
-        Region r = registry.allocate(new AllocateRequest(size, holder, o.text("session"), o.text("tenant"),
-            o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
+        long waitMs = waitMs(o);
+        Region r;
+        try {
+          r = registry.allocate(new AllocateRequest(size, holder, o.text("session"), o.text("tenant"),
+              o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
+        } catch (ShmException e) {
+          return deferIfWaiting(e, waitMs);
+        }
         return Terms.ok(new DescriptorTerm(r, access));
       }
       case "allocate_many/3": {
@@ -134,8 +151,15 @@ final class RequestHandler {
         Options o = Options.parse(t.elementAt(2), ALLOCATE_KEYS, "allocate_many options");
         Holder holder = o.holder(callerHolder, platform::processStartTicks);
         Access access = o.access("access", Access.READ_WRITE);
-        List<Region> made = registry.allocateMany(sizes, new AllocateRequest(0, holder, o.text("session"),
-            o.text("tenant"), o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access), now);
+        long waitMs = waitMs(o);
+        List<Region> made;
+        try {
+          made = registry.allocateMany(sizes, new AllocateRequest(0, holder, o.text("session"),
+              o.text("tenant"), o.bool("sensitive", false), o.positiveLong("ttl_ms", 0), o.text("label"), access),
+              now);
+        } catch (ShmException e) {
+          return deferIfWaiting(e, waitMs);
+        }
         OtpErlangObject[] descriptors = new OtpErlangObject[made.size()];
         for (int i = 0; i < descriptors.length; i++) {
           descriptors[i] = new DescriptorTerm(made.get(i), access);
@@ -191,6 +215,45 @@ final class RequestHandler {
       default:
         throw unknown(req);
     }
+  }
+
+  private static long waitMs(Options o) {
+    long w = o.has("wait_ms") ? o.positiveLong("wait_ms", 0) : 0;
+    if (w > MAX_WAIT_MS) {
+      throw ShmException.invalid("wait_ms is at most " + MAX_WAIT_MS + ", got " + w).with("key", "wait_ms");
+    }
+    return w;
+  }
+
+  /**
+   * A shortage of memory (a limit, or a full shm dir) that a caller asked to wait out
+   * becomes {@link #DEFERRED}; anything else is thrown on.
+   */
+  private OtpErlangObject deferIfWaiting(ShmException e, long waitMs) {
+    boolean shortage = e.code() == ErrorCode.NO_SPACE || (e.code() == ErrorCode.LIMIT_EXCEEDED
+        && !new ShmException.Atom("max_region_bytes").equals(e.extra().get("limit_name")));
+    if (waitMs <= 0 || !shortage) {
+      throw e;
+    }
+    lastShortage = e;
+    lastWaitMs = waitMs;
+    return DEFERRED;
+  }
+
+  /** The shortage behind the last {@link #DEFERRED}. */
+  ShmException lastShortage() {
+    return lastShortage;
+  }
+
+  /** The {@code wait_ms} of the last {@link #DEFERRED}. */
+  long lastWaitMs() {
+    return lastWaitMs;
+  }
+
+  /** The reply for a parked call whose wait ran out: its last shortage, and how long it waited. */
+  OtpErlangObject waitedOut(ShmException shortage, long waitedMs) {
+    metrics.recordError(shortage.code());
+    return Terms.error(shortage.with("waited_ms", waitedMs));
   }
 
   private OtpErlangObject config(OtpErlangObject arg) {

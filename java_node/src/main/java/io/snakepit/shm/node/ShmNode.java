@@ -61,6 +61,9 @@ public final class ShmNode implements HolderListener {
   private final Metrics metrics = new Metrics();
   private final Thread owner;
   private final Deque<OtpErlangPid> deadOnLink = new ArrayDeque<>();
+  private final Deque<ParkedCall> parked = new ArrayDeque<>();
+  private long freedAtLastRetry;
+  private ShmConfig configAtLastRetry;
   /**
    * Pids still linked although they hold nothing, with the time they last held something.
    * Unlinking lazily saves two distribution messages on every allocate/release pair of a
@@ -120,7 +123,7 @@ public final class ShmNode implements HolderListener {
     try {
       while (!shutdownRequested) {
         long now = System.currentTimeMillis();
-        long next = registry.tick(now);
+        long next = Math.min(registry.tick(now), serveParked(now));
         processDeadOnLink(now);
         unlinkIdle(now);
         long waitMs = Math.max(1, Math.min(next - now, MAX_WAIT_MS));
@@ -191,6 +194,12 @@ public final class ShmNode implements HolderListener {
         OtpErlangObject reply = queued > maxQueued && Backpressure.sheds(t.elementAt(2))
             ? handler.busy(t.elementAt(2), queued, maxQueued)
             : handler.handle(t.elementAt(2), caller);
+        if (reply == RequestHandler.DEFERRED) {
+          long now = System.currentTimeMillis();
+          parked.add(new ParkedCall(caller, from.elementAt(1), t.elementAt(2), now, now + handler.lastWaitMs(),
+              handler.lastShortage()));
+          return;
+        }
         mailbox.send(caller, Terms.tuple(from.elementAt(1), reply));
       }
       case "system" -> {
@@ -219,6 +228,43 @@ public final class ShmNode implements HolderListener {
     return null;
   }
 
+  /** A call waiting for memory ({@code wait_ms}), retried when memory is freed. */
+  private record ParkedCall(OtpErlangPid caller, OtpErlangObject tag, OtpErlangObject request, long parkedAtMs,
+      long deadlineMs, ShmException shortage) {}
+
+  /**
+   * Retries parked calls in arrival order when memory was freed (or the configuration
+   * changed) since the last try, and answers those whose wait ran out. Returns the
+   * earliest deadline still pending, or {@code Long.MAX_VALUE}.
+   */
+  private long serveParked(long now) {
+    if (parked.isEmpty()) {
+      return Long.MAX_VALUE;
+    }
+    long freed = registry.deallocatedTotal();
+    boolean retry = freed != freedAtLastRetry || registry.config() != configAtLastRetry;
+    freedAtLastRetry = freed;
+    configAtLastRetry = registry.config();
+    long earliest = Long.MAX_VALUE;
+    int n = parked.size();
+    for (int i = 0; i < n; i++) {
+      ParkedCall p = parked.poll();
+      OtpErlangObject reply = retry ? handler.handle(p.request(), p.caller()) : RequestHandler.DEFERRED;
+      if (reply == RequestHandler.DEFERRED) {
+        ShmException shortage = retry ? handler.lastShortage() : p.shortage();
+        if (now >= p.deadlineMs()) {
+          mailbox.send(p.caller(), Terms.tuple(p.tag(), handler.waitedOut(shortage, now - p.parkedAtMs())));
+        } else {
+          parked.add(new ParkedCall(p.caller(), p.tag(), p.request(), p.parkedAtMs(), p.deadlineMs(), shortage));
+          earliest = Math.min(earliest, p.deadlineMs());
+        }
+      } else {
+        mailbox.send(p.caller(), Terms.tuple(p.tag(), reply));
+      }
+    }
+    return earliest;
+  }
+
   private void processDeadOnLink(long now) {
     while (!deadOnLink.isEmpty()) {
       registry.dropHolder(new Holder.BeamProcess(deadOnLink.poll()), now);
@@ -239,6 +285,11 @@ public final class ShmNode implements HolderListener {
 
   private void shutdownNow() {
     try {
+      for (ParkedCall p : parked) {
+        mailbox.send(p.caller(), Terms.tuple(p.tag(), Terms.error(ShmException.of(
+            io.snakepit.shm.registry.ErrorCode.NO_SPACE, "the node is shutting down; the wait for memory ended",
+            "Allocate from the next node."))));
+      }
       LOG.info("shutting down: releasing {} region(s)", registry.regionCount());
       registry.shutdown();
     } catch (RuntimeException e) {
