@@ -19,7 +19,11 @@ class                       code                raised when
                                                  generation), or the segment
                                                  file no longer exists
 ``InvalidRegionError``      ``invalid_region``   the file is not a valid
-                                                 segment/region: bad magic,
+                                                 segment/region: a header
+                                                 CRC-32 mismatch (corrupt
+                                                 header), state 3 (marked
+                                                 invalid by the manager),
+                                                 bad magic,
                                                  unknown layout version,
                                                  inconsistent header, region
                                                  beyond the end of the file,
@@ -104,7 +108,14 @@ class StaleDescriptorError(ShmError):
 
 
 class InvalidRegionError(ShmError):
-    """No valid region at that place in the file (``invalid_region``)."""
+    """No valid region at that place in the file (``invalid_region``).
+
+    Also a corrupt header: a segment or region header whose CRC-32 does not
+    match its bytes (``details``: ``header`` ``"segment"`` or
+    ``"region"``, ``header_offset``, ``expected_crc32`` computed from the
+    bytes, ``found_crc32`` stored), or a region the manager marked invalid
+    (state 3, ``details["state"] == "invalid"``).
+    """
 
     default_code = "invalid_region"
 

@@ -37,16 +37,17 @@ import mmap
 import os
 import stat
 from types import TracebackType
-from typing import (Any, Iterator, Mapping, Optional, Sequence, Tuple, Type,
-                    Union)
+from typing import (Any, Callable, Iterator, Mapping, Optional, Sequence,
+                    Tuple, Type, Union)
 
 from .checks import check_region_header, check_segment_header
 from .descriptor import Descriptor, parse_descriptor
 from .errors import (AddressSpaceError, InvalidRegionError,
                      ReadOnlyRegionError, RegionBusyError, RegionUsageError)
 from .geometry import MapGeometry, file_geometry
-from .layout import (REGION_HEADER_BYTES, SEGMENT_HEADER_BYTES, RegionHeader,
-                     SegmentHeader, parse_region_header, parse_segment_header,
+from .layout import (REGION_HEADER_BYTES, REGION_STATE_LIVE,
+                     SEGMENT_HEADER_BYTES, RegionHeader, SegmentHeader,
+                     parse_region_header, parse_segment_header,
                      region_header_offset)
 from .oserrors import address_space_limit_bytes, errno_name, os_error
 from .windows import (DEFAULT_WINDOW_BYTES, LOG, WindowMapper,
@@ -83,7 +84,9 @@ def attach(descriptor: Mapping[str, Any],
         StaleDescriptorError: the segment file is gone, or the region header
             says freed or names another id/generation.
         InvalidRegionError: the file is not a layout-1 segment holding this
-            region (bad magic/layout, too short, symlink, not a file).
+            region (bad magic/layout, too short, symlink, not a file), a
+            header's CRC-32 does not match its bytes (corrupt header), or
+            the manager marked the region invalid (state 3).
         AccessDeniedError: the OS refused to open the file.
         AddressSpaceError: not even one granule could be mapped (ENOMEM).
         RegionUsageError: ``max_window_bytes`` is not a positive int.
@@ -174,10 +177,13 @@ class Region:
                 geometry.enomem_hint, region.window_bytes)
             return region
         header_in_window = header_at - map_offset
-        try:
+
+        def read_header() -> RegionHeader:
             with memoryview(mapping) as window:
-                region_header = parse_region_header(window, header_in_window)
-            check_region_header(region_header, desc)
+                return parse_region_header(window, header_in_window)
+
+        try:
+            region_header = _checked_region_header(read_header, desc)
         except BaseException:
             mapping.close()
             raise
@@ -439,20 +445,28 @@ class Region:
         Returns:
             the header as it is now.
 
+        The region header's CRC-32 is verified as at attach, so a header
+        overwritten since attach (a stray write) is detected here. The
+        segment header is checked at attach only: after that the region
+        depends on nothing in it.
+
         Raises:
             StaleDescriptorError: the region was freed or its block reused
                 since attach.
-            InvalidRegionError: the header is no longer a valid header.
+            InvalidRegionError: the header is no longer a valid header: its
+                CRC does not match (corrupt), the manager marked it invalid
+                (state 3), or a field contradicts the descriptor.
             RegionUsageError: the region is closed.
         """
         self._require_open()
         if self._mapper is not None:
             return _read_region_header(self._mapper, self._descriptor)
         window = self._live_window()
-        header_at = region_header_offset(self._descriptor.offset)
-        header = parse_region_header(window, header_at - self._map_offset)
-        check_region_header(header, self._descriptor)
-        return header
+        header_in_window = (region_header_offset(self._descriptor.offset)
+                            - self._map_offset)
+        return _checked_region_header(
+            lambda: parse_region_header(window, header_in_window),
+            self._descriptor)
 
     # --- lifetime -----------------------------------------------------------
 
@@ -602,14 +616,31 @@ class Region:
         self._closed = True
 
 
-def _read_region_header(mapper: WindowMapper, desc: Descriptor
-                        ) -> RegionHeader:
-    """Map the granule holding the region header, parse and check it."""
-    header_at = region_header_offset(desc.offset)
-    with mapper.map(header_at, header_at + REGION_HEADER_BYTES) as window:
-        header = parse_region_header(window.view, 0)
+def _checked_region_header(read: Callable[[], RegionHeader],
+                           desc: Descriptor) -> RegionHeader:
+    """Read the region header with ``read``, check it and return it.
+
+    A live header whose CRC does not match is read once more before it is
+    called corrupt: the manager may have freed the block and started
+    rewriting it for another region between our read of ``state`` and our
+    read of the fields (a torn read). The second read then says freed or
+    holds the new region, and the descriptor is reported stale.
+    """
+    header = read()
+    if not header.crc_ok and header.state == REGION_STATE_LIVE:
+        header = read()
     check_region_header(header, desc)
     return header
+
+
+def _read_region_header(mapper: WindowMapper, desc: Descriptor
+                        ) -> RegionHeader:
+    """Map the granule holding the region header, parse and check it (CRC
+    included)."""
+    header_at = region_header_offset(desc.offset)
+    with mapper.map(header_at, header_at + REGION_HEADER_BYTES) as window:
+        return _checked_region_header(
+            lambda: parse_region_header(window.view, 0), desc)
 
 
 def _open_segment(desc: Descriptor) -> int:

@@ -3,7 +3,13 @@ Java manager does, so the reader can be tested without the Java node.
 
 Deliberately independent of ``snakepit_shm.layout``: every field is packed
 at the offset the document's tables give, so a wrong constant in the
-package fails the tests instead of agreeing with itself.
+package fails the tests instead of agreeing with itself. That includes the
+two header CRCs: ``zlib.crc32`` of segment-header bytes 8..208 stored at
+208, of region-header bytes 8..56 stored at 56. They are right by default;
+``header_crc32=`` writes a given (wrong) value instead, :func:`flip_byte`
+corrupts a byte after writing, and :func:`poke_region_field` /
+:func:`poke_segment_field` change a field *and* reseal its CRC, as the
+manager does when it writes a new header (e.g. reusing a block).
 
 On **hugetlbfs** (detected here on its own, from /proc/self/mountinfo) files
 cannot be written with ``pwrite`` (EINVAL) and their size must be whole
@@ -19,6 +25,7 @@ import os
 import secrets
 import struct
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -30,6 +37,16 @@ BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
 # Region header field offsets (MEMORY_LAYOUT.md, region header table).
 R_MAGIC, R_LAYOUT, R_STATE, R_ID, R_GENERATION = 0, 4, 6, 8, 16
 R_PAYLOAD_BYTES, R_PAYLOAD_OFFSET, R_FLAGS, R_CREATED_MS = 24, 32, 40, 48
+R_CRC = 56
+"""region header_crc32: CRC-32 of region-header bytes R_ID..R_CRC (8..56)."""
+
+# Segment header field offsets (MEMORY_LAYOUT.md, segment header table).
+S_MAGIC, S_LAYOUT, S_HEADER_BYTES, S_SEGMENT_BYTES, S_KIND = 0, 8, 12, 16, 24
+S_FLAGS, S_CREATED_MS, S_MANAGER_PID, S_START_TICKS = 28, 32, 40, 48
+S_INSTANCE_ID, S_BOOT_ID, S_NODE_NAME = 56, 64, 80
+S_CRC = 208
+"""segment header_crc32: CRC-32 of segment-header bytes S_LAYOUT..S_CRC
+(8..208)."""
 
 
 @dataclass
@@ -45,6 +62,9 @@ class RegionSpec:
     """Payload offset; None places it right after the previous block."""
     fill: Optional[bytes] = None
     """Payload content (default: a pattern derived from the id)."""
+    header_crc32: Optional[int] = None
+    """Value written as the region header's CRC; None writes the right
+    one (a test of corruption detection passes a wrong one)."""
 
 
 def segment_name() -> str:
@@ -62,28 +82,44 @@ def pattern(region_id: int, size: int) -> bytes:
     return bytes((region_id * 31 + index * 7) % 251 for index in range(size))
 
 
+def segment_crc32(header: bytes) -> int:
+    """The CRC a 256-byte segment header must carry: bytes 8..208."""
+    return zlib.crc32(header[S_LAYOUT:S_CRC])
+
+
+def region_crc32(header: bytes) -> int:
+    """The CRC a 64-byte region header must carry: bytes 8..56."""
+    return zlib.crc32(header[R_ID:R_CRC])
+
+
 def segment_header_bytes(segment_bytes: int, kind: int,
-                         node_name: str = "snakepit_shm@test") -> bytes:
-    """The 256-byte segment header, packed field by field."""
+                         node_name: str = "snakepit_shm@test",
+                         header_crc32: Optional[int] = None) -> bytes:
+    """The 256-byte segment header, packed field by field; its CRC is
+    computed unless ``header_crc32`` says what to write instead."""
     header = bytearray(SEGMENT_HEADER_BYTES)
-    header[0:8] = b"SNKSEG01"
-    struct.pack_into("<I", header, 8, 1)                 # layout_version
-    struct.pack_into("<I", header, 12, 256)              # header_bytes
-    struct.pack_into("<Q", header, 16, segment_bytes)
-    struct.pack_into("<I", header, 24, kind)
-    struct.pack_into("<I", header, 28, 0)                # flags
-    struct.pack_into("<Q", header, 32, int(time.time() * 1000))
-    struct.pack_into("<Q", header, 40, os.getpid())      # manager_pid
-    struct.pack_into("<Q", header, 48, 12345)            # start ticks
-    struct.pack_into("<Q", header, 56, 0x1122334455667788)
-    header[64:80] = bytes(range(16))                     # boot_id
+    header[S_MAGIC:S_MAGIC + 8] = b"SNKSEG01"
+    struct.pack_into("<I", header, S_LAYOUT, 1)
+    struct.pack_into("<I", header, S_HEADER_BYTES, 256)
+    struct.pack_into("<Q", header, S_SEGMENT_BYTES, segment_bytes)
+    struct.pack_into("<I", header, S_KIND, kind)
+    struct.pack_into("<I", header, S_FLAGS, 0)
+    struct.pack_into("<Q", header, S_CREATED_MS, int(time.time() * 1000))
+    struct.pack_into("<Q", header, S_MANAGER_PID, os.getpid())
+    struct.pack_into("<Q", header, S_START_TICKS, 12345)
+    struct.pack_into("<Q", header, S_INSTANCE_ID, 0x1122334455667788)
+    header[S_BOOT_ID:S_BOOT_ID + 16] = bytes(range(16))
     name = node_name.encode("utf-8")
-    header[80:80 + len(name)] = name                     # NUL padded
+    header[S_NODE_NAME:S_NODE_NAME + len(name)] = name   # NUL padded
+    struct.pack_into("<I", header, S_CRC,
+                     segment_crc32(bytes(header)) if header_crc32 is None
+                     else header_crc32)
     return bytes(header)
 
 
 def region_header_bytes(spec: RegionSpec, payload_offset: int) -> bytes:
-    """The 64-byte region header, packed field by field."""
+    """The 64-byte region header, packed field by field; its CRC is
+    computed unless ``spec.header_crc32`` says what to write instead."""
     header = bytearray(REGION_HEADER_BYTES)
     header[R_MAGIC:R_MAGIC + 4] = b"SNKR"
     struct.pack_into("<H", header, R_LAYOUT, 1)
@@ -94,6 +130,9 @@ def region_header_bytes(spec: RegionSpec, payload_offset: int) -> bytes:
     struct.pack_into("<Q", header, R_PAYLOAD_OFFSET, payload_offset)
     struct.pack_into("<I", header, R_FLAGS, spec.flags)
     struct.pack_into("<Q", header, R_CREATED_MS, int(time.time() * 1000))
+    struct.pack_into("<I", header, R_CRC,
+                     region_crc32(bytes(header)) if spec.header_crc32 is None
+                     else spec.header_crc32)
     return bytes(header)
 
 
@@ -140,8 +179,13 @@ def write_at(fd: int, writes: Sequence[Tuple[int, bytes]],
 
 def write_segment(directory: str, regions: List[RegionSpec], *,
                   kind: int = 1, segment_bytes: Optional[int] = None,
-                  name: Optional[str] = None) -> List[Dict[str, Any]]:
+                  name: Optional[str] = None,
+                  segment_header_crc32: Optional[int] = None
+                  ) -> List[Dict[str, Any]]:
     """Create a segment file in ``directory`` holding ``regions``.
+
+    Both header CRCs are right unless ``segment_header_crc32`` (or a
+    region's ``header_crc32``) gives the value to write instead.
 
     The file is created like the manager creates it (O_CREAT|O_EXCL|
     O_NOFOLLOW, mode 0600); the segment magic is written last. On hugetlbfs
@@ -171,7 +215,8 @@ def write_segment(directory: str, regions: List[RegionSpec], *,
         writes.append((payload_offset,
                        spec.fill if spec.fill is not None
                        else pattern(spec.region_id, spec.size)))
-    header = segment_header_bytes(total, kind)
+    header = segment_header_bytes(total, kind,
+                                  header_crc32=segment_header_crc32)
     writes += [(8, header[8:]), (0, header[:8])]         # magic last
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                  0o600)
@@ -197,10 +242,50 @@ def poke(path: str, offset: int, fmt: str, value: Any) -> None:
         os.close(fd)
 
 
+def flip_byte(path: str, offset: int, mask: int = 0xFF) -> None:
+    """Corrupt the byte at file ``offset`` (XOR with ``mask``), leaving
+    every CRC as it was: a stray write."""
+    [value] = read_file(path, offset, 1)
+    poke(path, offset, "<B", value ^ mask)
+
+
+def region_header_at(desc: Dict[str, Any]) -> int:
+    """File offset of the region header of the region ``desc`` names."""
+    return desc["offset"] - REGION_HEADER_BYTES
+
+
 def set_region_state(desc: Dict[str, Any], state: int) -> None:
-    """Set the state field of the region a descriptor names."""
-    poke(desc["path"], desc["offset"] - REGION_HEADER_BYTES + R_STATE, "<H",
-         state)
+    """Set the state field of the region a descriptor names (state lies
+    outside the CRC, so nothing else changes)."""
+    poke(desc["path"], region_header_at(desc) + R_STATE, "<H", state)
+
+
+def reseal_region_header(desc: Dict[str, Any]) -> None:
+    """Rewrite the region header's CRC to match its bytes 8..56."""
+    header_at = region_header_at(desc)
+    header = read_file(desc["path"], header_at, REGION_HEADER_BYTES)
+    poke(desc["path"], header_at + R_CRC, "<I", region_crc32(header))
+
+
+def reseal_segment_header(path: str) -> None:
+    """Rewrite the segment header's CRC to match its bytes 8..208."""
+    header = read_file(path, 0, SEGMENT_HEADER_BYTES)
+    poke(path, S_CRC, "<I", segment_crc32(header))
+
+
+def poke_region_field(desc: Dict[str, Any], field: int, fmt: str,
+                      value: Any) -> None:
+    """Overwrite a region-header field (``field`` is its offset in the
+    header) and reseal the CRC: a consistent header, as the manager writes
+    when it reuses a block, or a manager that wrote a wrong value."""
+    poke(desc["path"], region_header_at(desc) + field, fmt, value)
+    reseal_region_header(desc)
+
+
+def poke_segment_field(path: str, field: int, fmt: str, value: Any) -> None:
+    """Overwrite a segment-header field and reseal the CRC."""
+    poke(path, field, fmt, value)
+    reseal_segment_header(path)
 
 
 def read_file(path: str, offset: int, length: int) -> bytes:

@@ -9,7 +9,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from segment_builder import (RegionSpec, pattern, poke, read_file,
+from segment_builder import (R_GENERATION, RegionSpec, pattern,
+                             poke_region_field, read_file, set_region_state,
                              write_segment)
 from snakepit_shm import (ReadOnlyRegionError, RegionBusyError,
                           RegionUsageError, attach)
@@ -212,7 +213,6 @@ def test_numpy_missing_gives_a_clear_import_error(
 
 def test_check_passes_while_live_and_detects_free_and_reuse(
         shm_dir: str) -> None:
-    from segment_builder import set_region_state
     from snakepit_shm import StaleDescriptorError
     first, _, _ = three_regions(shm_dir)
     with attach(first) as region:
@@ -221,7 +221,7 @@ def test_check_passes_while_live_and_detects_free_and_reuse(
         with pytest.raises(StaleDescriptorError, match="freed"):
             region.check()
         set_region_state(first, 1)
-        poke(first["path"], first["offset"] - 64 + 16, "<Q", 11)
+        poke_region_field(first, R_GENERATION, "<Q", 11)   # block reused
         with pytest.raises(StaleDescriptorError, match="generation=11"):
             region.check()
 

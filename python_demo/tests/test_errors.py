@@ -13,8 +13,9 @@ import pytest
 
 from conftest import subprocess_env
 from segment_builder import (R_LAYOUT, R_MAGIC, R_PAYLOAD_BYTES,
-                             R_PAYLOAD_OFFSET, RegionSpec, poke,
-                             set_region_state, write_segment)
+                             R_PAYLOAD_OFFSET, RegionSpec, poke_region_field,
+                             poke_segment_field, set_region_state,
+                             write_segment)
 from snakepit_shm import (AccessDeniedError, InvalidRegionError, ShmError,
                           StaleDescriptorError, attach)
 
@@ -24,10 +25,6 @@ def one_region(shm_dir: str, **spec: Any) -> Dict[str, Any]:
     values.update(spec)
     return write_segment(shm_dir, [RegionSpec(**values)],
                          segment_bytes=8192)[0]
-
-
-def header_field(desc: Dict[str, Any], field: int) -> int:
-    return desc["offset"] - 64 + field
 
 
 def assert_names_region(error: ShmError, desc: Dict[str, Any]) -> None:
@@ -78,7 +75,7 @@ def test_missing_segment_file_is_stale(shm_dir: str) -> None:
 def test_bad_segment_header_is_invalid_region(
         shm_dir: str, field: int, fmt: str, value: Any, fragment: str) -> None:
     desc = one_region(shm_dir)
-    poke(desc["path"], field, fmt, value)
+    poke_segment_field(desc["path"], field, fmt, value)   # CRC stays right
     with pytest.raises(InvalidRegionError) as info:
         attach(desc)
     assert info.value.code == "invalid_region"
@@ -95,7 +92,7 @@ def test_bad_segment_header_is_invalid_region(
 def test_bad_region_header_is_invalid_region(
         shm_dir: str, field: int, fmt: str, value: Any, fragment: str) -> None:
     desc = one_region(shm_dir)
-    poke(desc["path"], header_field(desc, field), fmt, value)
+    poke_region_field(desc, field, fmt, value)            # CRC stays right
     with pytest.raises(InvalidRegionError) as info:
         attach(desc)
     assert fragment in info.value.message

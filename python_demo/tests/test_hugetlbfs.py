@@ -17,10 +17,11 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from segment_builder import (R_GENERATION, RegionSpec, huge_page_bytes,
-                             pattern, poke, read_file, read_mapped,
+from segment_builder import (R_GENERATION, RegionSpec, flip_byte,
+                             huge_page_bytes, pattern, poke,
+                             poke_region_field, read_file, read_mapped,
                              set_region_state, write_segment)
-from snakepit_shm import StaleDescriptorError, attach
+from snakepit_shm import InvalidRegionError, StaleDescriptorError, attach
 from snakepit_shm.geometry import (PAGE_GRANULE_BYTES, file_geometry,
                                    mount_fs_type, parse_mountinfo_fs_type)
 from test_address_space import run_child
@@ -264,7 +265,11 @@ def test_header_checks_on_hugetlbfs(hugetlbfs_dir: str,
         with pytest.raises(StaleDescriptorError, match="freed"):
             region.check()
         set_region_state(desc, 1)
-        poke(desc["path"], desc["offset"] - 64 + R_GENERATION, "<Q", 9)
+        flip_byte(desc["path"], desc["offset"] - 64 + R_GENERATION)
+        with pytest.raises(InvalidRegionError, match="corrupt"):
+            region.check()                             # header CRC
+        flip_byte(desc["path"], desc["offset"] - 64 + R_GENERATION)
+        poke_region_field(desc, R_GENERATION, "<Q", 9)   # block reused
         with pytest.raises(StaleDescriptorError, match="generation=9"):
             region.check()
     with pytest.raises(StaleDescriptorError):

@@ -21,15 +21,19 @@ def test_field_offsets_match_the_document_tables() -> None:
                layout.SEG_CREATED_MS_OFFSET, layout.SEG_MANAGER_PID_OFFSET,
                layout.SEG_MANAGER_START_TICKS_OFFSET,
                layout.SEG_INSTANCE_ID_OFFSET, layout.SEG_BOOT_ID_OFFSET,
-               layout.SEG_NODE_NAME_OFFSET, layout.SEG_RESERVED_OFFSET]
-    assert segment == [0, 8, 12, 16, 24, 28, 32, 40, 48, 56, 64, 80, 208]
+               layout.SEG_NODE_NAME_OFFSET, layout.SEG_HEADER_CRC32_OFFSET,
+               layout.SEG_RESERVED_OFFSET]
+    assert segment == [0, 8, 12, 16, 24, 28, 32, 40, 48, 56, 64, 80, 208,
+                       212]
     region = [layout.REG_MAGIC_OFFSET, layout.REG_LAYOUT_VERSION_OFFSET,
               layout.REG_STATE_OFFSET, layout.REG_REGION_ID_OFFSET,
               layout.REG_GENERATION_OFFSET, layout.REG_PAYLOAD_BYTES_OFFSET,
               layout.REG_PAYLOAD_OFFSET_OFFSET, layout.REG_FLAGS_OFFSET,
               layout.REG_RESERVED1_OFFSET, layout.REG_CREATED_MS_OFFSET,
-              layout.REG_RESERVED2_OFFSET]
-    assert region == [0, 4, 6, 8, 16, 24, 32, 40, 44, 48, 56]
+              layout.REG_HEADER_CRC32_OFFSET, layout.REG_RESERVED2_OFFSET]
+    assert region == [0, 4, 6, 8, 16, 24, 32, 40, 44, 48, 56, 60]
+    assert (layout.SEG_CRC_START, layout.SEG_CRC_END) == (8, 208)
+    assert (layout.REG_CRC_START, layout.REG_CRC_END) == (8, 56)
     assert layout.SEGMENT_HEADER_STRUCT.size == 256
     assert layout.REGION_HEADER_STRUCT.size == 64
     assert layout.FIRST_PAYLOAD_OFFSET == 320

@@ -17,7 +17,8 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from segment_builder import (R_GENERATION, RegionSpec, pattern, poke,
-                             read_file, set_region_state, write_segment)
+                             poke_region_field, read_file, set_region_state,
+                             write_segment)
 from snakepit_shm import (AddressSpaceError, InvalidRegionError,
                           ReadOnlyRegionError, RegionUsageError,
                           StaleDescriptorError, attach, ops)
@@ -195,10 +196,10 @@ def test_header_checks_run_in_windowed_mode(shm_dir: str) -> None:
         with pytest.raises(StaleDescriptorError, match="freed"):
             region.check()
         set_region_state(desc, 1)
-        poke(desc["path"], desc["offset"] - 64 + R_GENERATION, "<Q", 9)
+        poke_region_field(desc, R_GENERATION, "<Q", 9)   # block reused
         with pytest.raises(StaleDescriptorError, match="generation=9"):
             region.check()
-    poke(desc["path"], desc["offset"] - 64 + R_GENERATION, "<Q", 3)
+    poke_region_field(desc, R_GENERATION, "<Q", 3)
     poke(desc["path"], 0, "<Q", 0)                   # segment magic broken
     with pytest.raises(InvalidRegionError, match="segment magic"):
         attach(desc, max_window_bytes=WINDOW)

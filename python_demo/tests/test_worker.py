@@ -18,7 +18,8 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 
 from conftest import subprocess_env
-from segment_builder import RegionSpec, pattern, read_file, write_segment
+from segment_builder import (RegionSpec, flip_byte, pattern, read_file,
+                             write_segment)
 
 REPLY_TIMEOUT_S = 20
 
@@ -184,6 +185,26 @@ def test_errors_are_one_line_and_the_worker_keeps_serving(
     assert fields(worker.send({"op": "ping"}))["pid"] == \
         str(worker.process.pid)
     assert read_file(desc["path"], desc["offset"], 64) == pattern(5, 64)
+
+
+def test_corrupt_region_header_is_invalid_region_and_the_worker_keeps_serving(
+        worker: WorkerProcess, shm_dir: str) -> None:
+    good, bad = write_segment(shm_dir, [
+        RegionSpec(size=200, region_id=6, generation=1),
+        RegionSpec(size=200, region_id=7, generation=1)])
+    flip_byte(bad["path"], bad["offset"] - 64 + 16)      # its generation
+    for op in ({"op": "sha256", "region": bad},
+               {"op": "fill", "region": bad, "byte": 1},
+               {"op": "hold", "region": bad}):
+        reply = worker.send(op)
+        assert reply.startswith("error invalid_region "), reply
+        assert "region header" in reply and "corrupt" in reply
+        assert bad["path"] in reply
+    assert read_file(bad["path"], bad["offset"], 200) == pattern(7, 200)
+    assert fields(worker.send({"op": "sha256", "region": good}))["sha256"] \
+        == hashlib.sha256(pattern(6, 200)).hexdigest()
+    assert fields(worker.send({"op": "ping"}))["pid"] == \
+        str(worker.process.pid)
 
 
 def test_exit_replies_and_ends_with_status_zero(worker: WorkerProcess) -> None:
