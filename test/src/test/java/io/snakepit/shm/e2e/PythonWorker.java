@@ -48,6 +48,13 @@ final class PythonWorker {
         requestOk("{\"op\":\"hold\",\"region\":" + descriptorJson + "}");
     }
 
+    /** Sends one request and returns its reply line as is ({@code ok ...} or {@code error CODE ...}). */
+    String request(String requestJson) {
+        process.writeLine(requestJson);
+        return process.awaitLine(l -> l.startsWith("ok") || l.startsWith("error "), REPLY_TIMEOUT,
+                "reply to " + requestJson);
+    }
+
     /** Sends one request; the reply must be {@code ok}; returns its key/value pairs. */
     Map<String, String> requestOk(String requestJson) {
         process.writeLine(requestJson);
