@@ -52,7 +52,7 @@ final class RequestHandler {
   private final Path shmDir;
   private final String nodeName;
   private final Metrics metrics;
-  private final long startedMs = System.currentTimeMillis();
+  private final Reports reports;
 
   RequestHandler(RegionRegistry registry, SharedMemoryPlatform platform, Path shmDir, String nodeName,
       Metrics metrics) {
@@ -61,6 +61,7 @@ final class RequestHandler {
     this.shmDir = shmDir;
     this.nodeName = nodeName;
     this.metrics = metrics;
+    this.reports = new Reports(registry, platform, shmDir, nodeName, metrics);
   }
 
   /** The reply to {@code request} from {@code caller}; never throws for bad input. */
@@ -118,9 +119,9 @@ final class RequestHandler {
     Holder callerHolder = new Holder.BeamProcess(caller);
     if (req instanceof OtpErlangAtom) {
       return switch (call) {
-        case "stats" -> Terms.ok(Terms.map(stats(now)));
-        case "health" -> Terms.ok(Terms.map(health()));
-        case "gc" -> Terms.ok(Terms.map(gc(now)));
+        case "stats" -> Terms.ok(Terms.map(reports.stats(now)));
+        case "health" -> Terms.ok(Terms.map(reports.health()));
+        case "gc" -> Terms.ok(Terms.map(reports.gc(now)));
         case "ping" -> Terms.ok(Terms.map(Map.of("node", new ShmException.Atom(nodeName),
             "pid", platform.currentPid())));
         default -> throw unknown(req);
@@ -194,7 +195,7 @@ final class RequestHandler {
         return Terms.OK;
       }
       case "info/2":
-        return Terms.ok(Terms.map(info(registry.info(Requests.regionId(t.elementAt(1))))));
+        return Terms.ok(Terms.map(Reports.info(registry.info(Requests.regionId(t.elementAt(1))))));
       case "list/2": {
         Options o = Options.parse(t.elementAt(1), LIST_KEYS, "list filter");
         ListFilter f = new ListFilter(o.text("session"), o.text("tenant"), o.text("label"),
@@ -202,7 +203,7 @@ final class RequestHandler {
             o.positiveInt("limit", ListFilter.DEFAULT_LIMIT));
         List<Object> infos = new ArrayList<>();
         for (Region r : registry.list(f)) {
-          infos.add(info(r));
+          infos.add(Reports.info(r));
         }
         return Terms.ok(Terms.term(infos));
       }
@@ -279,191 +280,5 @@ final class RequestHandler {
 
   private static ShmException unknown(OtpErlangObject req) {
     return ShmException.invalid("unknown request " + Requests.show(req));
-  }
-
-  // ---------------------------------------------------------------- encoding
-
-  /** The fields that say where a region's payload is, shared by descriptor and info. */
-  private static Map<String, Object> location(Region r) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("id", r.idText());
-    m.put("generation", r.generation());
-    m.put("segment", r.segment().shmName());
-    m.put("path", r.segment().path().toString());
-    m.put("offset", r.payloadOffsetBytes());
-    m.put("size", r.sizeBytes());
-    return m;
-  }
-
-  private static Map<String, Object> info(Region r) {
-    Map<String, Object> m = location(r);
-    m.put("state", new ShmException.Atom(r.state().atom()));
-    m.put("refcount", (long) r.refcount());
-    List<Object> holders = new ArrayList<>();
-    for (Map.Entry<Holder, Integer> e : r.holders().entrySet()) {
-      Map<String, Object> h = new LinkedHashMap<>();
-      h.put("holder", holderTerm(e.getKey()));
-      h.put("refs", (long) e.getValue());
-      holders.add(h);
-    }
-    m.put("holders", holders);
-    m.put("tenant", r.tenant());
-    m.put("session", r.session());
-    m.put("label", r.label());
-    m.put("access", new ShmException.Atom(r.access().atom()));
-    m.put("sensitive", r.sensitive());
-    m.put("ttl_ms", r.ttlMs() > 0 ? (Object) r.ttlMs() : null);
-    m.put("created_ms", r.createdMs());
-    m.put("last_access_ms", r.lastAccessMs());
-    m.put("access_count", r.accessCount());
-    return m;
-  }
-
-  static OtpErlangObject holderTerm(Holder h) {
-    if (h instanceof Holder.BeamProcess b) {
-      return (OtpErlangObject) b.pid();
-    }
-    Holder.OsProcess p = (Holder.OsProcess) h;
-    return Terms.tuple(Terms.atom("os_pid"), new OtpErlangLong(p.pid()));
-  }
-
-  private Map<String, Object> stats(long now) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("regions", (long) registry.regionCount());
-    m.put("segments", (long) (registry.pooledSegmentCount() + registry.dedicatedSegmentCount()));
-    m.put("pooled_segments", (long) registry.pooledSegmentCount());
-    m.put("dedicated_segments", (long) registry.dedicatedSegmentCount());
-    m.put("bytes_in_use", registry.bytesInUse());
-    m.put("bytes_reserved", registry.bytesReserved());
-    m.put("pool", poolStats());
-    m.put("fs_page_bytes", registry.fsPageBytes());
-    m.put("bytes_by_session", new LinkedHashMap<String, Object>(registry.bytesBySession()));
-    m.put("bytes_by_tenant", new LinkedHashMap<String, Object>(registry.bytesByTenant()));
-    m.put("invalid_regions", (long) registry.invalidLiveCount());
-    m.put("headers_checked", registry.headersChecked());
-    m.put("hugetlbfs", registry.isHugetlbfs());
-    m.put("holders", (long) registry.holderCount());
-    m.put("deallocated_total", registry.deallocatedTotal());
-    m.put("holder_deaths_total", registry.holderDeathsTotal());
-    m.put("calls", metrics.callsAsMap());
-    m.put("errors", metrics.errorsAsMap());
-    m.put("dropped_messages", metrics.droppedMessages());
-    m.put("uptime_ms", now - startedMs);
-    return m;
-  }
-
-  /**
-   * Pooled memory and its fragmentation, overall and per segment. Fragmentation is
-   * {@code 1 - largest_free_bytes / free_bytes}: 0 when all free bytes are one block.
-   */
-  private Map<String, Object> poolStats() {
-    long free = 0;
-    long largest = 0;
-    long capacity = 0;
-    List<Object> segments = new ArrayList<>();
-    for (RegionRegistry.PoolSegmentUse u : registry.poolSegmentUse()) {
-      free += u.freeBytes();
-      largest = Math.max(largest, u.largestFreeBytes());
-      capacity += u.capacityBytes();
-      Map<String, Object> seg = new LinkedHashMap<>();
-      seg.put("segment", u.segment());
-      seg.put("slot", (long) u.slot());
-      seg.put("capacity_bytes", u.capacityBytes());
-      seg.put("free_bytes", u.freeBytes());
-      seg.put("largest_free_bytes", u.largestFreeBytes());
-      seg.put("fragmentation", fragmentation(u.freeBytes(), u.largestFreeBytes()));
-      seg.put("live_blocks", (long) u.liveBlocks());
-      seg.put("draining", u.draining());
-      segments.add(seg);
-    }
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("capacity_bytes", capacity);
-    m.put("free_bytes", free);
-    m.put("largest_free_bytes", largest);
-    m.put("fragmentation", fragmentation(free, largest));
-    m.put("size_classes", (long) registry.sizeClasses().count());
-    m.put("largest_block_bytes", registry.sizeClasses().maxBlockBytes());
-    m.put("segments", segments);
-    return m;
-  }
-
-  private static double fragmentation(long freeBytes, long largestFreeBytes) {
-    return freeBytes == 0 ? 0.0 : 1.0 - (double) largestFreeBytes / freeBytes;
-  }
-
-  private Map<String, Object> health() {
-    List<Object> checks = new ArrayList<>();
-    String status = "ok";
-    try {
-      SharedMemoryPlatform.FsStat fs = platform.statFs(shmDir);
-      long limit = registry.config().maxTotalBytes();
-      double used = limit == 0 ? 0 : (double) registry.bytesInUse() / limit;
-      checks.add(check("shm_dir", "ok", shmDir + ": " + (fs.availableBytes() >> 20) + " MiB free of "
-          + (fs.totalBytes() >> 20) + " MiB"));
-      String capacity = used >= 0.9 ? "degraded" : "ok";
-      checks.add(check("capacity", capacity, String.format("%.1f%% of max_total_bytes in use", used * 100)));
-      if (capacity.equals("degraded")) {
-        status = "degraded";
-      }
-    } catch (PlatformException e) {
-      checks.add(check("shm_dir", "failing", e.getMessage()));
-      status = "failing";
-    }
-    int invalid = registry.invalidLiveCount();
-    List<RegionRegistry.InvalidRegion> found = registry.invalidRegions();
-    checks.add(check("integrity", invalid > 0 ? "degraded" : "ok", invalid > 0
-        ? invalid + " live region(s) with a corrupt header, isolated; newest: " + found.get(found.size() - 1)
-        : registry.headersChecked() + " region headers checked, none corrupt"));
-    if (invalid > 0 && status.equals("ok")) {
-      status = "degraded";
-    }
-    List<Object> invalidList = new ArrayList<>();
-    for (RegionRegistry.InvalidRegion i : found) {
-      Map<String, Object> e = new LinkedHashMap<>();
-      e.put("id", i.id());
-      e.put("segment", i.segment());
-      e.put("offset", i.offset());
-      e.put("reason", i.reason());
-      e.put("detected_ms", i.detectedMs());
-      invalidList.add(e);
-    }
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("status", new ShmException.Atom(status));
-    m.put("checks", checks);
-    m.put("shm_dir", shmDir.toString());
-    m.put("node", new ShmException.Atom(nodeName));
-    m.put("regions", (long) registry.regionCount());
-    return m;
-  }
-
-  static Map<String, Object> sweepMap(io.snakepit.shm.segment.StaleSweeper.Result r) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("scanned", (long) r.scanned());
-    m.put("reclaimed", (long) r.reclaimed());
-    m.put("reclaimed_bytes", r.reclaimedBytes());
-    m.put("live_manager_segments", (long) r.live());
-    m.put("own_segments", (long) r.own());
-    m.put("without_header", (long) r.unreadable());
-    m.put("duration_ms", r.durationMs());
-    return m;
-  }
-
-  private static Map<String, Object> check(String name, String status, String detail) {
-    Map<String, Object> c = new LinkedHashMap<>();
-    c.put("name", new ShmException.Atom(name));
-    c.put("status", new ShmException.Atom(status));
-    c.put("detail", detail);
-    return c;
-  }
-
-  private Map<String, Object> gc(long now) {
-    RegionRegistry.GcResult r = registry.gc(now);
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("deallocated", (long) r.deallocated());
-    m.put("os_pid_holders_dropped", (long) r.osPidHoldersDropped());
-    m.put("segments_released", (long) r.segmentsReleased());
-    m.put("swept", (long) r.sweep().reclaimed());
-    m.put("sweep", sweepMap(r.sweep()));
-    return m;
   }
 }

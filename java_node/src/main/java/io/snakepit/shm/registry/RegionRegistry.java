@@ -55,12 +55,8 @@ public final class RegionRegistry {
   private long nextOsPidCheckMs;
   private long nextPoolCheckMs;
   private long deallocatedTotal;
-  private static final int MAX_INVALID_REPORTED = 100;
   private static final int INTEGRITY_BUDGET = 2000;
-  private final List<InvalidRegion> invalidReported = new ArrayList<>();
-  private int invalidLive;
-  private int integrityCursor;
-  private long headersChecked;
+  private final RegionIntegrity integrity = new RegionIntegrity();
   private long nextIntegrityCheckMs;
   private long holderDeathsTotal;
 
@@ -228,7 +224,7 @@ public final class RegionRegistry {
       throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " was freed; it takes no new acquires",
           "Allocate a new region.").with("id", r.idText());
     }
-    checkIntegrity(r, nowMs);
+    integrity.check(r, nowMs);
     HolderState hs = holderStates.get(holder);
     if (hs == null || r.refOf(hs) == null) {
       checkHolderBytes(hs, r.sizeBytes());
@@ -348,7 +344,7 @@ public final class RegionRegistry {
     }
     if (nowMs >= nextIntegrityCheckMs) {
       nextIntegrityCheckMs = nowMs + config.integrityCheckMs();
-      checkHeaders(INTEGRITY_BUDGET, nowMs);
+      integrity.scan(regions, INTEGRITY_BUDGET, nowMs);
     }
     long next = Math.min(Math.min(nextOsPidCheckMs, nextPoolCheckMs), nextIntegrityCheckMs);
     if (!graceQueue.isEmpty()) {
@@ -603,7 +599,7 @@ public final class RegionRegistry {
           (m, at, len) -> RegionHeaderLayout.writeState(m, at, RegionHeaderLayout.STATE_FREED));
       boolean zero = config.zeroOnFree().requiresZeroing(r.sensitive());
       if (r.state() == Region.State.INVALID) {
-        invalidLive--;
+        integrity.forget(r);
         if (r.poolBlock == null) {
           dedicatedSegments--;
           store.destroy(s);
@@ -643,112 +639,19 @@ public final class RegionRegistry {
 
   // ---------------------------------------------------------------- integrity
 
-  /** A region found corrupt, for health and the log. */
-  public record InvalidRegion(String id, String segment, long offset, String reason, long detectedMs) {}
-
-  /** Regions found corrupt since start (the newest {@link #MAX_INVALID_REPORTED}). */
+  /** Regions found corrupt since start (the newest 100). */
   public List<InvalidRegion> invalidRegions() {
-    return new ArrayList<>(invalidReported);
+    return integrity.invalidRegions();
   }
 
   /** Regions now live whose headers were found corrupt. */
   public int invalidLiveCount() {
-    return invalidLive;
+    return integrity.invalidLiveCount();
   }
 
   /** Headers checked by the periodic integrity check since start. */
   public long headersChecked() {
-    return headersChecked;
-  }
-
-  /**
-   * Compares a region's header in shared memory with the registry: magic, CRC, id,
-   * generation, size, offset. A mismatch marks the region invalid and throws
-   * {@code :invalid_region}.
-   */
-  private void checkIntegrity(Region r, long nowMs) {
-    if (r.state() == Region.State.INVALID) {
-      throw invalidRegion(r);
-    }
-    String problem = headerProblem(r);
-    if (problem != null) {
-      markInvalid(r, problem, nowMs);
-      throw invalidRegion(r);
-    }
-  }
-
-  private String headerProblem(Region r) {
-    String[] problem = new String[1];
-    try {
-      r.segment().access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES, (m, at, len) -> {
-        RegionHeaderLayout.Header h = RegionHeaderLayout.read(m, at);
-        if (h == null) {
-          problem[0] = "region header magic or layout overwritten";
-        } else if (!h.crcValid()) {
-          problem[0] = "region header CRC-32 mismatch";
-        } else if (h.regionId() != r.id() || h.generation() != r.generation() || h.payloadBytes() != r.sizeBytes()
-            || h.payloadOffset() != r.payloadOffsetBytes()) {
-          problem[0] = "region header names another region (id " + Long.toHexString(h.regionId()) + ", generation "
-              + h.generation() + ")";
-        } else if (h.state() != RegionHeaderLayout.STATE_LIVE) {
-          problem[0] = "region header state is " + h.state() + ", not live";
-        }
-      });
-    } catch (PlatformException | IllegalStateException | IndexOutOfBoundsException e) {
-      problem[0] = "region header unreadable: " + e.getMessage();
-    }
-    return problem[0];
-  }
-
-  private void markInvalid(Region r, String reason, long nowMs) {
-    if (r.state() == Region.State.INVALID) {
-      return;
-    }
-    r.markInvalid();
-    invalidLive++;
-    try {
-      r.segment().access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES, (m, at, len) -> {
-        if (RegionHeaderLayout.read(m, at) != null) {
-          RegionHeaderLayout.writeState(m, at, RegionHeaderLayout.STATE_INVALID);
-        }
-      });
-    } catch (PlatformException | IllegalStateException | IndexOutOfBoundsException e) {
-      // the header is unreachable; the registry's mark is what isolates the region
-    }
-    if (invalidReported.size() == MAX_INVALID_REPORTED) {
-      invalidReported.remove(0);
-    }
-    invalidReported.add(new InvalidRegion(r.idText(), r.segment().shmName(), r.payloadOffsetBytes(), reason, nowMs));
-    LOG.error("region {} (segment {}, offset {}, {} bytes, tenant {}, session {}, holders {}) is invalid: {}; it is "
-        + "isolated and its memory will not be reused", r.idText(), r.segment().shmName(), r.payloadOffsetBytes(),
-        r.sizeBytes(), r.tenant(), r.session(), r.holders().keySet(), reason);
-  }
-
-  private static ShmException invalidRegion(Region r) {
-    return ShmException.of(ErrorCode.INVALID_REGION, "region " + r.idText() + " is invalid: its header in "
-        + r.segment().shmName() + " was found corrupt",
-        "Do not use its bytes; release it and allocate a new region. See docs/OPERATIONS.md, \"Corruption\".")
-        .with("id", r.idText());
-  }
-
-  /** Checks the headers of up to {@code budget} regions, continuing where the last call stopped. */
-  int checkHeaders(int budget, long nowMs) {
-    int found = 0;
-    int slots = regions.slotCount();
-    for (int i = 0; i < budget && slots > 0; i++) {
-      integrityCursor = (integrityCursor + 1) % slots;
-      Region r = regions.slotAt(integrityCursor);
-      if (r == null || r.state() == Region.State.INVALID) {
-        continue;
-      }
-      headersChecked++;
-      String problem = headerProblem(r);
-      if (problem != null) {
-        markInvalid(r, problem + " (periodic check)", nowMs);
-        found++;
-      }
-    }
-    return found;
+    return integrity.headersChecked();
   }
 
   // ---------------------------------------------------------------- checks

@@ -1,0 +1,223 @@
+package io.snakepit.shm.node;
+
+import com.ericsson.otp.erlang.OtpErlangLong;
+import com.ericsson.otp.erlang.OtpErlangObject;
+import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.SharedMemoryPlatform;
+import io.snakepit.shm.registry.Holder;
+import io.snakepit.shm.registry.Region;
+import io.snakepit.shm.registry.RegionRegistry;
+import io.snakepit.shm.registry.ShmException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The maps of {@code info}, {@code stats}, {@code health} and {@code gc}, built from the
+ * registry and the metrics (PROTOCOL.md). Values are Java values that {@link Terms}
+ * turns into terms.
+ *
+ * <p>Thread-safety: none; called on the node's owner thread only.
+ */
+final class Reports {
+  private final RegionRegistry registry;
+  private final SharedMemoryPlatform platform;
+  private final Path shmDir;
+  private final String nodeName;
+  private final Metrics metrics;
+  private final long startedMs = System.currentTimeMillis();
+
+  Reports(RegionRegistry registry, SharedMemoryPlatform platform, Path shmDir, String nodeName, Metrics metrics) {
+    this.registry = registry;
+    this.platform = platform;
+    this.shmDir = shmDir;
+    this.nodeName = nodeName;
+    this.metrics = metrics;
+  }
+
+  /** The fields that say where a region's payload is, shared by descriptor and info. */
+  private static Map<String, Object> location(Region r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", r.idText());
+    m.put("generation", r.generation());
+    m.put("segment", r.segment().shmName());
+    m.put("path", r.segment().path().toString());
+    m.put("offset", r.payloadOffsetBytes());
+    m.put("size", r.sizeBytes());
+    return m;
+  }
+
+  static Map<String, Object> info(Region r) {
+    Map<String, Object> m = location(r);
+    m.put("state", new ShmException.Atom(r.state().atom()));
+    m.put("refcount", (long) r.refcount());
+    List<Object> holders = new ArrayList<>();
+    for (Map.Entry<Holder, Integer> e : r.holders().entrySet()) {
+      Map<String, Object> h = new LinkedHashMap<>();
+      h.put("holder", holderTerm(e.getKey()));
+      h.put("refs", (long) e.getValue());
+      holders.add(h);
+    }
+    m.put("holders", holders);
+    m.put("tenant", r.tenant());
+    m.put("session", r.session());
+    m.put("label", r.label());
+    m.put("access", new ShmException.Atom(r.access().atom()));
+    m.put("sensitive", r.sensitive());
+    m.put("ttl_ms", r.ttlMs() > 0 ? (Object) r.ttlMs() : null);
+    m.put("created_ms", r.createdMs());
+    m.put("last_access_ms", r.lastAccessMs());
+    m.put("access_count", r.accessCount());
+    return m;
+  }
+
+  static OtpErlangObject holderTerm(Holder h) {
+    if (h instanceof Holder.BeamProcess b) {
+      return (OtpErlangObject) b.pid();
+    }
+    Holder.OsProcess p = (Holder.OsProcess) h;
+    return Terms.tuple(Terms.atom("os_pid"), new OtpErlangLong(p.pid()));
+  }
+
+  Map<String, Object> stats(long now) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("regions", (long) registry.regionCount());
+    m.put("segments", (long) (registry.pooledSegmentCount() + registry.dedicatedSegmentCount()));
+    m.put("pooled_segments", (long) registry.pooledSegmentCount());
+    m.put("dedicated_segments", (long) registry.dedicatedSegmentCount());
+    m.put("bytes_in_use", registry.bytesInUse());
+    m.put("bytes_reserved", registry.bytesReserved());
+    m.put("pool", poolStats());
+    m.put("fs_page_bytes", registry.fsPageBytes());
+    m.put("bytes_by_session", new LinkedHashMap<String, Object>(registry.bytesBySession()));
+    m.put("bytes_by_tenant", new LinkedHashMap<String, Object>(registry.bytesByTenant()));
+    m.put("invalid_regions", (long) registry.invalidLiveCount());
+    m.put("headers_checked", registry.headersChecked());
+    m.put("hugetlbfs", registry.isHugetlbfs());
+    m.put("holders", (long) registry.holderCount());
+    m.put("deallocated_total", registry.deallocatedTotal());
+    m.put("holder_deaths_total", registry.holderDeathsTotal());
+    m.put("calls", metrics.callsAsMap());
+    m.put("errors", metrics.errorsAsMap());
+    m.put("dropped_messages", metrics.droppedMessages());
+    m.put("uptime_ms", now - startedMs);
+    return m;
+  }
+
+  /**
+   * Pooled memory and its fragmentation, overall and per segment. Fragmentation is
+   * {@code 1 - largest_free_bytes / free_bytes}: 0 when all free bytes are one block.
+   */
+  private Map<String, Object> poolStats() {
+    long free = 0;
+    long largest = 0;
+    long capacity = 0;
+    List<Object> segments = new ArrayList<>();
+    for (RegionRegistry.PoolSegmentUse u : registry.poolSegmentUse()) {
+      free += u.freeBytes();
+      largest = Math.max(largest, u.largestFreeBytes());
+      capacity += u.capacityBytes();
+      Map<String, Object> seg = new LinkedHashMap<>();
+      seg.put("segment", u.segment());
+      seg.put("slot", (long) u.slot());
+      seg.put("capacity_bytes", u.capacityBytes());
+      seg.put("free_bytes", u.freeBytes());
+      seg.put("largest_free_bytes", u.largestFreeBytes());
+      seg.put("fragmentation", fragmentation(u.freeBytes(), u.largestFreeBytes()));
+      seg.put("live_blocks", (long) u.liveBlocks());
+      seg.put("draining", u.draining());
+      segments.add(seg);
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("capacity_bytes", capacity);
+    m.put("free_bytes", free);
+    m.put("largest_free_bytes", largest);
+    m.put("fragmentation", fragmentation(free, largest));
+    m.put("size_classes", (long) registry.sizeClasses().count());
+    m.put("largest_block_bytes", registry.sizeClasses().maxBlockBytes());
+    m.put("segments", segments);
+    return m;
+  }
+
+  private static double fragmentation(long freeBytes, long largestFreeBytes) {
+    return freeBytes == 0 ? 0.0 : 1.0 - (double) largestFreeBytes / freeBytes;
+  }
+
+  Map<String, Object> health() {
+    List<Object> checks = new ArrayList<>();
+    String status = "ok";
+    try {
+      SharedMemoryPlatform.FsStat fs = platform.statFs(shmDir);
+      long limit = registry.config().maxTotalBytes();
+      double used = limit == 0 ? 0 : (double) registry.bytesInUse() / limit;
+      checks.add(check("shm_dir", "ok", shmDir + ": " + (fs.availableBytes() >> 20) + " MiB free of "
+          + (fs.totalBytes() >> 20) + " MiB"));
+      String capacity = used >= 0.9 ? "degraded" : "ok";
+      checks.add(check("capacity", capacity, String.format("%.1f%% of max_total_bytes in use", used * 100)));
+      if (capacity.equals("degraded")) {
+        status = "degraded";
+      }
+    } catch (PlatformException e) {
+      checks.add(check("shm_dir", "failing", e.getMessage()));
+      status = "failing";
+    }
+    int invalid = registry.invalidLiveCount();
+    List<io.snakepit.shm.registry.InvalidRegion> found = registry.invalidRegions();
+    checks.add(check("integrity", invalid > 0 ? "degraded" : "ok", invalid > 0
+        ? invalid + " live region(s) with a corrupt header, isolated; newest: " + found.get(found.size() - 1)
+        : registry.headersChecked() + " region headers checked, none corrupt"));
+    if (invalid > 0 && status.equals("ok")) {
+      status = "degraded";
+    }
+    List<Object> invalidList = new ArrayList<>();
+    for (io.snakepit.shm.registry.InvalidRegion i : found) {
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("id", i.id());
+      e.put("segment", i.segment());
+      e.put("offset", i.offset());
+      e.put("reason", i.reason());
+      e.put("detected_ms", i.detectedMs());
+      invalidList.add(e);
+    }
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("status", new ShmException.Atom(status));
+    m.put("checks", checks);
+    m.put("shm_dir", shmDir.toString());
+    m.put("node", new ShmException.Atom(nodeName));
+    m.put("regions", (long) registry.regionCount());
+    return m;
+  }
+
+  static Map<String, Object> sweepMap(io.snakepit.shm.segment.StaleSweeper.Result r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("scanned", (long) r.scanned());
+    m.put("reclaimed", (long) r.reclaimed());
+    m.put("reclaimed_bytes", r.reclaimedBytes());
+    m.put("live_manager_segments", (long) r.live());
+    m.put("own_segments", (long) r.own());
+    m.put("without_header", (long) r.unreadable());
+    m.put("duration_ms", r.durationMs());
+    return m;
+  }
+
+  private static Map<String, Object> check(String name, String status, String detail) {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("name", new ShmException.Atom(name));
+    c.put("status", new ShmException.Atom(status));
+    c.put("detail", detail);
+    return c;
+  }
+
+  Map<String, Object> gc(long now) {
+    RegionRegistry.GcResult r = registry.gc(now);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("deallocated", (long) r.deallocated());
+    m.put("os_pid_holders_dropped", (long) r.osPidHoldersDropped());
+    m.put("segments_released", (long) r.segmentsReleased());
+    m.put("swept", (long) r.sweep().reclaimed());
+    m.put("sweep", sweepMap(r.sweep()));
+    return m;
+  }
+}
