@@ -52,11 +52,12 @@ def size_label(size: int) -> str:
     return f"{size // KIB} KiB"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: bool = True) -> List[str]:
-    """A markdown table; columns after the first are right-aligned when `numeric`."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: bool = True,
+          left: int = 1) -> List[str]:
+    """A markdown table; columns after the first `left` are right-aligned when `numeric`."""
     align = "---:" if numeric else "---"
     lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---" if i == 0 else align for i in range(len(headers))) + "|"]
+             "|" + "|".join("---" if i < left else align for i in range(len(headers))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines + [""]
 
@@ -104,7 +105,8 @@ def header_section(results: Dict[str, Any]) -> List[str]:
 
 def goals_section(results: Dict[str, Any]) -> List[str]:
     goals = results.get("goals") or evaluate(results)
-    mark = {"met": "✅ met", "missed": "❌ missed", "not measured": "— not measured"}
+    mark = {"met": "✅ met", "missed": "❌ missed", "not measured": "— not measured",
+            "info": "ℹ️ information"}
     return ["### Goals of issue 3", ""] + table(
         ["goal", "target", "measured", "status", "by how much"],
         ([g["name"], g["target"], g["measured"], mark.get(g["status"], g["status"]), g["margin"]]
@@ -144,45 +146,148 @@ def control_section(cp: Optional[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+SHM, THP = "/dev/shm", "huge=within_size"
+
+
+def _baseline(value: Optional[float], unit: str = "", again: bool = False) -> str:
+    """A baseline figure; in italics on a huge-page row, where it is the same figure
+    (measured once) repeated to show what the ratio divides by."""
+    text = num(value, unit)
+    return f"*{text}*" if again and text != "—" else text
+
+
+def _data_rows(dp: Dict[str, Any]) -> List[tuple]:
+    """(size entry, row label, figures, is the huge-page row) for every table row: each
+    size on /dev/shm, then on the huge-page tmpfs when that pass was measured."""
+    thp = dp.get("huge_pages") or {}
+    by_size = {t["size_bytes"]: t for t in thp.get("sizes") or []} if thp.get("measured") else {}
+    rows = []
+    for s in dp.get("sizes", []):
+        rows.append((s, SHM, s, False))
+        if s["size_bytes"] in by_size:
+            rows.append((s, THP, by_size[s["size_bytes"]], True))
+    return rows
+
+
+def _pipe_cell(s: Dict[str, Any], direction: str, again: bool) -> str:
+    pipe = get(s, direction, "pipe_ms")
+    return _baseline(pipe, again=again) if pipe is not None else (s.get("pipe_note") or "—")
+
+
+def _check_cell_pages(c: Dict[str, Any]) -> str:
+    if c.get("python_pages_sampled") is None:
+        return "—"
+    if c["python_pages_sampled"] > 0:
+        return f"{c['python_pages_in_thp']} of {c['python_pages_sampled']}"
+    return "— (PFNs hidden: needs root)"
+
+
+def _check_cell_mib(kib: Optional[float], signed: bool = False) -> str:
+    if kib is None:
+        return "—"
+    text = num(kib / 1024)
+    return f"+{text}" if signed and kib >= 0 else text
+
+
+def huge_page_lines(dp: Dict[str, Any]) -> List[str]:
+    """What the huge-page pass was run on and whether huge pages were used."""
+    thp = dp.get("huge_pages")
+    if thp is None:
+        return ["Huge pages: not measured (this run's data_path.exs has no huge-page pass).", ""]
+    fpr = thp.get("free_page_reporting") or {}
+    if not thp.get("measured"):
+        lines = [f"Huge pages: not measured: {str(thp.get('reason')).rstrip('.')}."]
+    else:
+        lines = [f"Huge pages: the second node served a tmpfs mounted by `scripts/bench.sh` with "
+                 f"`{get(thp, 'mount', 'options')}`; {thp.get('method')}."]
+    if fpr.get("virtio_balloon_reporting"):
+        order = fpr.get("page_reporting_order")
+        lines[-1] += (" This machine reports free memory to its host (virtio-balloon free page "
+                      f"reporting{f', blocks of 2^{order} pages' if order is not None else ''}): "
+                      "a 2 MiB block freed for about 2 s goes back to the host, and its next use "
+                      "is as slow as a first use.")
+    lines += ["", "Were huge pages used? One untimed BEAM → Python handoff per size and tmpfs: "
+              "*pages in huge pages*: of one 4 KiB page per 2 MiB of the payload, those that "
+              "belong to a transparent huge page (`/proc/kpageflags`); *mapped with 2 MiB "
+              "pages*: `ShmemPmdMapped` of Python's mapping in `/proc/self/smaps`; "
+              "*ShmemHugePages*: change in `/proc/meminfo` after allocating and after writing "
+              "(system-wide, so other processes can move it).", ""]
+    check_rows = []
+    for s, label, fig, is_thp in _data_rows(dp):
+        c = fig.get("huge_page_check") or {}
+        if fig.get("skipped"):
+            check_rows.append([size_label(s["size_bytes"]), label, fig["skipped"], "", "", ""])
+            continue
+        check_rows.append([
+            size_label(s["size_bytes"]), label, _check_cell_pages(c),
+            f"{_check_cell_mib(c.get('python_pmd_mapped_kib'))} of "
+            f"{_check_cell_mib(c.get('python_mapping_kib'))} MiB" if c else "—",
+            f"{_check_cell_mib(c.get('meminfo_shmem_huge_pages_delta_after_allocate_kib'), True)} / "
+            f"{_check_cell_mib(c.get('meminfo_shmem_huge_pages_delta_after_write_kib'), True)} MiB"
+            if c else "—",
+            num(c.get("round_ms"))])
+    lines += table(["size", "tmpfs", "pages in huge pages", "mapped with 2 MiB pages",
+                    "ShmemHugePages after allocate / write", "check round ms"], check_rows, left=2)
+    return lines
+
+
 def data_section(dp: Optional[Dict[str, Any]]) -> List[str]:
     lines = ["### b. Data path: BEAM ↔ Python (medians)", ""]
     if not dp:
         return lines + ["Not run.", ""]
-    sizes = dp.get("sizes", [])
+    rows = _data_rows(dp)
+    thp_note = (" Each size is measured on the default `/dev/shm` and, in the rows marked "
+                f"`{THP}`, on a tmpfs with transparent huge pages; the baselines are measured "
+                "once, and figures in italics repeat them on the huge-page rows."
+                if len(rows) > len(dp.get("sizes", [])) else "")
     lines += ["BEAM → Python. *shm handoff*: Elixir `:file.pwrite`s into a fresh region, sends "
               "the descriptor, Python attaches, views it with numpy and sums it as uint64, "
               "replies. *attach + touch only*: the same handoff of an already written region, "
               "Python reading only the first and last byte. *memcpy*: `numpy.copyto` of the "
               "same bytes into a preallocated array. *Port pipe*: the bytes as one "
-              "`{:packet, 4}` message, read by Python into a preallocated buffer, same sum.", ""]
+              "`{:packet, 4}` message, read by Python into a preallocated buffer, same sum."
+              + thp_note, ""]
+    b2p_rows = []
+    for s, label, fig, again in rows:
+        head = [size_label(s["size_bytes"]), label, str(s["reps"]), _baseline(s.get("memcpy_ms"), again=again)]
+        if fig.get("skipped"):
+            b2p_rows.append(head + [fig["skipped"], "", "", "", _pipe_cell(s, "beam_to_python", again), ""])
+            continue
+        b2p_rows.append(head + [
+            num(get(fig, "beam_to_python", "handoff_ms")),
+            num(get(fig, "beam_to_python", "ratio_handoff_to_memcpy"), "x"),
+            " · ".join(num(get(fig, "beam_to_python", k)) for k in
+                       ("write_ms", "python_attach_ms", "python_sum_ms")),
+            num(get(fig, "beam_to_python", "touch_only_ms")),
+            _pipe_cell(s, "beam_to_python", again),
+            num(get(fig, "beam_to_python", "ratio_pipe_to_handoff"), "x")])
     lines += table(
-        ["size", "reps", "memcpy ms", "shm handoff ms", "handoff / memcpy",
+        ["size", "tmpfs", "reps", "memcpy ms", "shm handoff ms", "handoff / memcpy",
          "write · attach · sum ms", "attach + touch only ms", "Port pipe ms", "pipe / handoff"],
-        ([size_label(s["size_bytes"]), str(s["reps"]), num(s.get("memcpy_ms")),
-          num(get(s, "beam_to_python", "handoff_ms")),
-          num(get(s, "beam_to_python", "ratio_handoff_to_memcpy"), "x"),
-          " · ".join(num(get(s, "beam_to_python", k)) for k in
-                     ("write_ms", "python_attach_ms", "python_sum_ms")),
-          num(get(s, "beam_to_python", "touch_only_ms")),
-          num(get(s, "beam_to_python", "pipe_ms")) if get(s, "beam_to_python", "pipe_ms")
-          is not None else (s.get("pipe_note") or "—"),
-          num(get(s, "beam_to_python", "ratio_pipe_to_handoff"), "x")] for s in sizes))
+        b2p_rows, left=2)
     lines += ["Python → BEAM. *shm handoff*: Python attaches a fresh region and `numpy.copyto`s "
               "the bytes into it, replies; Elixir `:file.pread`s the region and computes "
               "`:erlang.crc32`. *Port pipe*: Python writes the bytes as one packet to stdout; "
               "Elixir receives them and computes the same crc32. `:binary.copy` of the "
               "binary in the BEAM is shown for reference.", ""]
+    p2b_rows = []
+    for s, label, fig, again in rows:
+        head = [size_label(s["size_bytes"]), label]
+        tail = [_baseline(s.get("binary_copy_ms"), again=again)]
+        if fig.get("skipped"):
+            p2b_rows.append(head + [fig["skipped"], "", _pipe_cell(s, "python_to_beam", again), "", ""] + tail)
+            continue
+        p2b_rows.append(head + [
+            num(get(fig, "python_to_beam", "handoff_ms")),
+            " · ".join(num(get(fig, "python_to_beam", k)) for k in
+                       ("python_fill_ms", "pread_ms", "crc_ms")),
+            _pipe_cell(s, "python_to_beam", again),
+            num(get(fig, "python_to_beam", "ratio_pipe_to_handoff"), "x"),
+            num(get(fig, "python_to_beam", "ratio_handoff_to_memcpy"), "x")] + tail)
     lines += table(
-        ["size", "shm handoff ms", "fill · pread · crc32 ms", "Port pipe ms", "pipe / handoff",
-         "handoff / memcpy", ":binary.copy ms"],
-        ([size_label(s["size_bytes"]), num(get(s, "python_to_beam", "handoff_ms")),
-          " · ".join(num(get(s, "python_to_beam", k)) for k in
-                     ("python_fill_ms", "pread_ms", "crc_ms")),
-          num(get(s, "python_to_beam", "pipe_ms")) if get(s, "python_to_beam", "pipe_ms")
-          is not None else (s.get("pipe_note") or "—"),
-          num(get(s, "python_to_beam", "ratio_pipe_to_handoff"), "x"),
-          num(get(s, "python_to_beam", "ratio_handoff_to_memcpy"), "x"),
-          num(s.get("binary_copy_ms"))] for s in sizes))
+        ["size", "tmpfs", "shm handoff ms", "fill · pread · crc32 ms", "Port pipe ms",
+         "pipe / handoff", "handoff / memcpy", ":binary.copy ms"], p2b_rows, left=2)
+    lines += huge_page_lines(dp)
     return lines
 
 

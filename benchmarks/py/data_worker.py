@@ -10,8 +10,17 @@ Requests::
 
     {"op": "ping"}                        ok pid=<os pid>
     {"op": "block"}  + 1 data packet      ok size=<n>      (the pattern every payload repeats)
-    {"op": "handoff", "desc": D}          ok sum=<u64> attach_ns=<n> sum_ns=<n>
-        attach the region (snakepit_shm.attach), numpy uint64 view, sum (mod 2**64)
+    {"op": "handoff", "desc": D}          ok sum=<u64> attach_ns=<n> sum_ns=<n> close_ns=<n>
+        attach the region (snakepit_shm.attach), numpy uint64 view, sum (mod 2**64),
+        then close the region (munmap); close_ns times that last step
+    {"op": "handoff", "desc": D, "smaps": true}
+                                          ... smaps_<field>=<n> for the mapping
+        the same, then (untimed, still mapped) the /proc/self/smaps entry of the
+        mapping holding the payload: Size, Rss, ShmemPmdMapped, FilePmdMapped (kB)
+        and THPeligible (0/1): whether the kernel maps it with 2 MiB pages; and
+        thp_sampled=<n> thp_pages=<n>: of one 4 KiB page per 2 MiB of the payload,
+        how many belong to a transparent huge page (/proc/self/pagemap, then
+        /proc/kpageflags; needs root, else thp_sampled=0)
     {"op": "handoff_touch", "desc": D}    ok first=<b> last=<b> attach_ns=<n>
         attach, view, read the first and last byte only
     {"op": "pipe_in", "size": N} + 1 data packet of N bytes
@@ -40,7 +49,7 @@ import os
 import struct
 import sys
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
@@ -90,6 +99,54 @@ def reply(**fields: Any) -> None:
     write_packet(("ok " + " ".join(f"{k}={v}" for k, v in fields.items())).encode())
 
 
+SMAPS_FIELDS = ("Size", "Rss", "ShmemPmdMapped", "FilePmdMapped", "THPeligible")
+
+
+def smaps_of(address: int) -> Dict[str, int]:
+    """The fields ``SMAPS_FIELDS`` of the /proc/self/smaps entry containing ``address``
+    (sizes in kB as the kernel prints them; THPeligible 0 or 1); {} if none does."""
+    found: Dict[str, int] = {}
+    inside = False
+    with open("/proc/self/smaps", encoding="ascii", errors="replace") as smaps:
+        for line in smaps:
+            key, _, rest = line.partition(" ")
+            if "-" in key and not key.endswith(":"):  # a mapping's first line: start-end perms ...
+                if inside:
+                    break
+                start, _, end = key.partition("-")
+                inside = int(start, 16) <= address < int(end, 16)
+            elif inside and key.endswith(":") and key[:-1] in SMAPS_FIELDS:
+                found[key[:-1]] = int(rest.split()[0])
+    return found
+
+
+PAGE_BYTES = 4096
+HUGE_PAGE_BYTES = 2 * 1024 * 1024
+PFN_MASK = (1 << 55) - 1
+PAGE_PRESENT = 1 << 63
+KPF_THP = 1 << 22
+
+
+def thp_backing(address: int, length: int) -> Tuple[int, int]:
+    """(sampled, in_thp): one present 4 KiB page per 2 MiB of [address, address+length)
+    looked up in /proc/kpageflags; (0, 0) when the PFNs are hidden (not root)."""
+    sampled = in_thp = 0
+    try:
+        with open("/proc/self/pagemap", "rb") as pagemap, open("/proc/kpageflags", "rb") as kflags:
+            for page_address in range(address, address + length, HUGE_PAGE_BYTES):
+                pagemap.seek(page_address // PAGE_BYTES * 8)
+                entry = int.from_bytes(pagemap.read(8), "little")
+                pfn = entry & PFN_MASK
+                if not entry & PAGE_PRESENT or pfn == 0:
+                    continue
+                kflags.seek(pfn * 8)
+                sampled += 1
+                in_thp += bool(int.from_bytes(kflags.read(8), "little") & KPF_THP)
+    except OSError:
+        return 0, 0
+    return sampled, in_thp
+
+
 def checksum(array: np.ndarray) -> int:
     """Sum of uint64 little-endian words modulo 2**64."""
     return int(array.sum(dtype=np.uint64))
@@ -132,8 +189,14 @@ class Worker:
                 t1 = time.perf_counter_ns()
                 total = checksum(words)
                 t2 = time.perf_counter_ns()
+                smaps: Dict[str, int] = {}
+                if req.get("smaps"):
+                    smaps = smaps_of(words.ctypes.data)
+                    smaps["thp_sampled"], smaps["thp_pages"] = thp_backing(words.ctypes.data, words.nbytes)
                 del words
-            reply(sum=total, attach_ns=t1 - t0, sum_ns=t2 - t1)
+                t3 = time.perf_counter_ns()
+            reply(sum=total, attach_ns=t1 - t0, sum_ns=t2 - t1, close_ns=time.perf_counter_ns() - t3,
+                  **{f"smaps_{k}": v for k, v in smaps.items()})
         elif op == "handoff_touch":
             t0 = time.perf_counter_ns()
             with attach(req["desc"]) as region:
