@@ -91,8 +91,8 @@ final class Reports {
     m.put("bytes_reserved", registry.bytesReserved());
     m.put("pool", poolStats());
     m.put("fs_page_bytes", registry.fsPageBytes());
-    m.put("bytes_by_session", new LinkedHashMap<String, Object>(registry.bytesBySession()));
-    m.put("bytes_by_tenant", new LinkedHashMap<String, Object>(registry.bytesByTenant()));
+    m.put("bytes_by_session", Terms.binaryKeyMap(registry.bytesBySession()));
+    m.put("bytes_by_tenant", Terms.binaryKeyMap(registry.bytesByTenant()));
     m.put("invalid_regions", (long) registry.invalidLiveCount());
     m.put("headers_checked", registry.headersChecked());
     m.put("hugetlbfs", registry.isHugetlbfs());

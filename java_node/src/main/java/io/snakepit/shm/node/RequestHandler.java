@@ -30,6 +30,7 @@ import java.util.Set;
  * <p>Thread-safety: none; called on the node's owner thread only.
  */
 final class RequestHandler {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RequestHandler.class);
   private static final Set<String> ALLOCATE_KEYS =
       Set.of("holder", "session", "tenant", "sensitive", "ttl_ms", "label", "access", "wait_ms");
   /** Longest wait for memory a caller may ask for (its GenServer timeout should be longer). */
@@ -78,6 +79,8 @@ final class RequestHandler {
       return Terms.error(ShmException.of(ErrorCode.PLATFORM_ERROR, e.getMessage(), "Check the node's log.")
           .with("errno", (long) e.errno()).with("call", e.call()));
     } catch (RuntimeException | StackOverflowError e) {
+      // not a validation error: a bug or an unforeseen input; answer, and make it visible
+      LOG.error("request {} failed unexpectedly", Requests.show(request), e);
       metrics.recordError(ErrorCode.INVALID_REQUEST);
       return Terms.error(ShmException.invalid("request could not be handled: " + e));
     } finally {

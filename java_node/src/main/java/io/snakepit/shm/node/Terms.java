@@ -64,6 +64,22 @@ final class Terms {
     return new OtpErlangMap(keys, values);
   }
 
+  /**
+   * A map keyed by binaries (session and tenant names are user text: they must not
+   * become atoms, which are limited in length and never collected).
+   */
+  static OtpErlangMap binaryKeyMap(Map<String, Long> entries) {
+    OtpErlangObject[] keys = new OtpErlangObject[entries.size()];
+    OtpErlangObject[] values = new OtpErlangObject[entries.size()];
+    int i = 0;
+    for (Map.Entry<String, Long> e : entries.entrySet()) {
+      keys[i] = binary(e.getKey());
+      values[i] = new OtpErlangLong(e.getValue());
+      i++;
+    }
+    return new OtpErlangMap(keys, values);
+  }
+
   static OtpErlangObject term(Object v) {
     if (v == null) {
       return NIL;

@@ -47,6 +47,8 @@ public final class RegionRegistry {
   private final StaleSweeper sweeper;
   private final GraceQueue graceQueue = new GraceQueue();
   private final PriorityQueue<Deadline> ttlQueue = new PriorityQueue<>(Comparator.comparingLong(Deadline::atMs));
+  /** Live regions with a ttl; the ttl queue is purged of dead entries when it grows past twice this. */
+  private int liveTtlRegions;
 
   private long sequence;
   private long bytesInUse;
@@ -132,7 +134,8 @@ public final class RegionRegistry {
     region.recordAccess(nowMs);
     addRef(region, req.holder());
     if (req.ttlMs() > 0) {
-      ttlQueue.add(new Deadline(nowMs + req.ttlMs(), region));
+      ttlQueue.add(new Deadline(saturatingAdd(nowMs, req.ttlMs()), region));
+      liveTtlRegions++;
     }
     return region;
   }
@@ -570,7 +573,7 @@ public final class RegionRegistry {
 
   private void scheduleIfUnreferenced(Region r, long nowMs) {
     if (r.refcount() == 0 && r.deallocateAtMs < 0 && !r.deallocated) {
-      r.deallocateAtMs = nowMs + config.graceMs();
+      r.deallocateAtMs = saturatingAdd(nowMs, config.graceMs());
       graceQueue.add(r.deallocateAtMs, r);
     }
   }
@@ -588,6 +591,10 @@ public final class RegionRegistry {
     dropAllRefsOf(r);
     r.deallocated = true;
     regions.remove(r.id());
+    if (r.ttlMs() > 0) {
+      liveTtlRegions--;
+      purgeTtlQueue();
+    }
     bytesInUse -= r.sizeBytes();
     addBudget(bytesBySession, r.session(), -r.sizeBytes());
     addBudget(bytesByTenant, r.tenant(), -r.sizeBytes());
@@ -631,6 +638,18 @@ public final class RegionRegistry {
       }
     }
     return dropped;
+  }
+
+  /** Drops queue entries of deallocated regions once they outnumber the live ones, so they are not retained. */
+  private void purgeTtlQueue() {
+    if (ttlQueue.size() > 64 && ttlQueue.size() > 2 * liveTtlRegions) {
+      ttlQueue.removeIf(d -> d.region().deallocated);
+    }
+  }
+
+  private static long saturatingAdd(long a, long b) {
+    long sum = a + b;
+    return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
   }
 
   private int releaseIdlePools(long nowMs, boolean all) {

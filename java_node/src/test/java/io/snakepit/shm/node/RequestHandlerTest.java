@@ -166,6 +166,16 @@ class RequestHandlerTest {
   }
 
   @Test
+  void statsKeysSessionsAndTenantsByBinaryHoweverLongTheirNames() {
+    String longName = "s".repeat(300);
+    okMap(call(t(a("allocate"), n(10), kw(t(a("session"), b(longName)), t(a("tenant"), b("t")))), caller));
+    OtpErlangMap stats = okMap(call(a("stats"), caller));
+    OtpErlangMap bySession = (OtpErlangMap) field(stats, "bytes_by_session");
+    assertEquals(n(10), bySession.get(b(longName)));
+    assertEquals(n(10), ((OtpErlangMap) field(stats, "bytes_by_tenant")).get(b("t")));
+  }
+
+  @Test
   void everyMalformedRequestGetsAnErrorWithACode() {
     OtpErlangObject deep = a("x");
     for (int i = 0; i < 10_000; i++) {

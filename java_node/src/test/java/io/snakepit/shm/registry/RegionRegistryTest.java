@@ -191,6 +191,14 @@ class RegionRegistryTest {
   }
 
   @Test
+  void aHugeTtlNeverOverflowsIntoAnImmediateExpiry() {
+    Region r = registry.allocate(new AllocateRequest(100, alice, null, null, false, Long.MAX_VALUE, null,
+        Access.READ_WRITE), T0);
+    registry.tick(T0 + 1_000_000_000L);
+    assertEquals(1, registry.info(r.id()).refcount());
+  }
+
+  @Test
   void releasingASessionDropsEveryReferenceToItsRegions() {
     Region s1 = registry.allocate(new AllocateRequest(100, alice, "s", null, false, 0, null, Access.READ_WRITE), T0);
     Region s2 = registry.allocate(new AllocateRequest(100, bob, "s", null, false, 0, null, Access.READ_WRITE), T0);
