@@ -30,6 +30,25 @@ defmodule SnakepitShm do
   holder's last release, so this also applies shortly after a release. Processes that
   must survive the node should trap exits or hold regions through a worker process.
 
+  ## When the node is down
+
+  While the node is not running (it crashed, was killed, or was stopped), every call
+  returns `{:error, %{code: :not_found, reason: :nodedown, ...}}` at once instead of
+  waiting for `timeout_ms`: the connection closes with the node's OS process, and
+  Erlang's auto-connect fails immediately because epmd no longer lists the name (a few
+  milliseconds per call in `test/snakepit_shm/node_down_test.exs`, which bounds it at
+  2 s). `connect/2` reports the same error, with what epmd says.
+
+  No reconnect is needed when the node comes back under the same name: the next call
+  connects by itself (the BEAM keeps the cookie `connect/2` set for that node). Region
+  ids and descriptors of the dead run are not valid any more: the restarted node
+  reclaims the dead run's segments before it serves, so its ids are `:not_found`.
+
+  A node that is alive but does not answer (stopped with SIGSTOP, or on a host that
+  does not respond) is not seen as down: calls end with `:timeout` after `timeout_ms`,
+  and the distribution's tick (`net_ticktime`, 60 s by default) eventually drops the
+  connection.
+
   ## Errors
 
   Every failure is `{:error, %{code: atom, message: binary, remediation: binary | nil}}`.
