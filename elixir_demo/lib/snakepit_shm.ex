@@ -181,6 +181,41 @@ defmodule SnakepitShm do
   end
 
   @doc """
+  Writes `data` at `offset` of region `id`'s payload **consistently** (docs/SYNC.md): the
+  node takes the region's cross-process write lock (waiting up to `wait_ms`, default
+  5000), moves the region's sequence counter so that readers never see a half-written
+  value, writes, and releases the lock. The holder (default: the caller) must hold the
+  region. Use it when other processes (Python, the JVM) write or read the same bytes
+  concurrently; `write/3` is for single-writer data. Returns `:ok`, or `:timeout` when the
+  lock stayed taken.
+  """
+  @spec write_consistent(server(), region_id(), non_neg_integer(), binary(), opts()) ::
+          :ok | error()
+  def write_consistent(server, id, offset, data, opts \\ []) when is_binary(data) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    node_opts = Map.put_new(node_opts, :holder, self())
+    call(server, {:write, id, offset, data, node_opts}, call_timeout(timeout_ms, node_opts))
+  end
+
+  @doc """
+  Reads `length` bytes at `offset` of region `id`'s payload as one consistent snapshot
+  (docs/SYNC.md): never a mix of two writes. Waits up to `wait_ms` (default 5000) while
+  writers keep the region busy. Returns `{:ok, binary}`, `:timeout`, or `:invalid_region`
+  when a writer died in the middle of a write (the next consistent write repairs it).
+  """
+  @spec read_consistent(server(), region_id(), non_neg_integer(), non_neg_integer(), opts()) ::
+          {:ok, binary()} | error()
+  def read_consistent(server, id, offset, length, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    node_opts = Map.put_new(node_opts, :holder, self())
+    call(server, {:read, id, offset, length, node_opts}, call_timeout(timeout_ms, node_opts))
+  end
+
+  # The call must outlive the node's own wait.
+  defp call_timeout(timeout_ms, node_opts),
+    do: max(timeout_ms, Map.get(node_opts, :wait_ms, 5_000) + 1_000)
+
+  @doc """
   Adds a reference to region `id` for the holder (default: the calling process).
 
   Options: `holder`, `access`, `tenant`, `timeout_ms`. Returns `{:ok, descriptor}`.

@@ -20,6 +20,7 @@ final class Metrics {
   private final EnumMap<ErrorCode, Long> errorsByCode = new EnumMap<>(ErrorCode.class);
   private long droppedMessages;
   private long holderExits;
+  private long tornRepairs;
 
   void recordCall(String call, long elapsedNs) {
     latencyByCall.computeIfAbsent(call, k -> new Histogram(HIGHEST_TRACKABLE_NS, 3))
@@ -65,6 +66,15 @@ final class Metrics {
       out.put(e.getKey().atom(), e.getValue());
     }
     return out;
+  }
+
+  void recordTornRepair() {
+    tornRepairs++;
+  }
+
+  /** Writes that found the counter odd (a writer had died mid-write) and repaired it. */
+  long tornRepairs() {
+    return tornRepairs;
   }
 
   long holderExits() {

@@ -95,6 +95,7 @@ final class Reports {
     m.put("bytes_by_tenant", Terms.binaryKeyMap(registry.bytesByTenant()));
     m.put("invalid_regions", (long) registry.invalidLiveCount());
     m.put("headers_checked", registry.headersChecked());
+    m.put("torn_write_repairs", metrics.tornRepairs());
     m.put("hugetlbfs", registry.isHugetlbfs());
     m.put("holders", (long) registry.holderCount());
     m.put("deallocated_total", registry.deallocatedTotal());

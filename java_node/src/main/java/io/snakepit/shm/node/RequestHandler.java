@@ -44,9 +44,17 @@ final class RequestHandler {
   static final OtpErlangObject DEFERRED = new OtpErlangAtom("$deferred");
   private ShmException lastShortage;
   private long lastWaitMs;
+  private long lastPollMs;
   private static final Set<String> ACQUIRE_KEYS = Set.of("holder", "access", "tenant");
   private static final Set<String> RELEASE_KEYS = Set.of("holder", "tenant");
   private static final Set<String> LIST_KEYS = Set.of("session", "tenant", "label", "holder", "limit");
+  private static final Set<String> SYNC_KEYS = Set.of("holder", "tenant", "wait_ms");
+  /** Largest consistent write or read in one call. */
+  static final int MAX_SYNC_BYTES = 64 << 20;
+  private static final long DEFAULT_SYNC_TIMEOUT_MS = 5000;
+  private static final int READ_ATTEMPTS = 64;
+  /** How often a parked write or read tries again, in ms. */
+  static final long SYNC_POLL_MS = 1;
 
   private final RegionRegistry registry;
   private final SharedMemoryPlatform platform;
@@ -112,7 +120,7 @@ final class RequestHandler {
   private static String known(String name) {
     return switch (name) {
       case "allocate", "acquire", "release", "free", "info", "list", "release_session", "stats", "health", "gc",
-          "config", "ping", "allocate_many", "release_many" -> name;
+          "config", "ping", "allocate_many", "release_many", "write", "read" -> name;
       default -> "unknown";
     };
   }
@@ -175,6 +183,59 @@ final class RequestHandler {
         Options o = Options.parse(t.elementAt(2), RELEASE_KEYS, "release_many options");
         int n = registry.releaseMany(ids, o.holder(callerHolder, platform::processStartTicks), o.text("tenant"), now);
         return Terms.ok(Terms.map(Map.of("released", (long) n)));
+      }
+      case "write/5": {
+        long id = Requests.regionId(t.elementAt(1));
+        long offset = Requests.longValue(t.elementAt(2), "offset");
+        byte[] data = Requests.bytes(t.elementAt(3), "data", MAX_SYNC_BYTES);
+        Options o = Options.parse(t.elementAt(4), SYNC_KEYS, "write options");
+        long timeoutMs = syncTimeoutMs(o);
+        RegionRegistry.SyncTarget target = registry.syncTarget(id, o.holder(callerHolder, platform::processStartTicks),
+            o.text("tenant"), offset, data.length, true, now);
+        if (!target.sync().tryLockWrite()) {
+          return deferPolling(ShmException.of(ErrorCode.TIMEOUT, "the write lock of region "
+              + target.region().idText() + " stayed taken by another process for " + timeoutMs + " ms",
+              "Retry later or with a longer wait_ms; /proc/locks shows who holds it.")
+              .with("id", target.region().idText()), timeoutMs);
+        }
+        try {
+          if (target.sync().writeLocked(target.fileOffsetBytes(), data)) {
+            metrics.recordTornRepair();
+          }
+        } finally {
+          target.sync().unlockWrite();
+        }
+        return Terms.OK;
+      }
+      case "read/5": {
+        long id = Requests.regionId(t.elementAt(1));
+        long offset = Requests.longValue(t.elementAt(2), "offset");
+        long length = Requests.longValue(t.elementAt(3), "length");
+        if (length < 0 || length > MAX_SYNC_BYTES) {
+          throw ShmException.invalid("length must be from 0 to " + MAX_SYNC_BYTES + ", got " + length)
+              .with("key", "length");
+        }
+        Options o = Options.parse(t.elementAt(4), SYNC_KEYS, "read options");
+        long timeoutMs = syncTimeoutMs(o);
+        RegionRegistry.SyncTarget target = registry.syncTarget(id, o.holder(callerHolder, platform::processStartTicks),
+            o.text("tenant"), offset, length, false, now);
+        byte[] dst = new byte[(int) length];
+        for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+          switch (target.sync().tryReadConsistent(target.fileOffsetBytes(), dst)) {
+            case DONE:
+              return Terms.ok(new com.ericsson.otp.erlang.OtpErlangBinary(dst));
+            case TORN:
+              throw ShmException.of(ErrorCode.INVALID_REGION, "a writer of region " + target.region().idText()
+                  + " died during a write; the bytes are incomplete",
+                  "Write the region again (a new write repairs it), or release it.")
+                  .with("id", target.region().idText());
+            default:
+              break;
+          }
+        }
+        return deferPolling(ShmException.of(ErrorCode.TIMEOUT, "no consistent read of region "
+            + target.region().idText() + " within " + timeoutMs + " ms: writers kept it busy",
+            "Retry, or read with a longer wait_ms.").with("id", target.region().idText()), timeoutMs);
       }
       case "acquire/3": {
         long id = Requests.regionId(t.elementAt(1));
@@ -241,7 +302,29 @@ final class RequestHandler {
     }
     lastShortage = e;
     lastWaitMs = waitMs;
+    lastPollMs = 0;
     return DEFERRED;
+  }
+
+  private static long syncTimeoutMs(Options o) {
+    long t = o.has("wait_ms") ? o.positiveLong("wait_ms", DEFAULT_SYNC_TIMEOUT_MS) : DEFAULT_SYNC_TIMEOUT_MS;
+    if (t > MAX_WAIT_MS) {
+      throw ShmException.invalid("wait_ms is at most " + MAX_WAIT_MS + ", got " + t).with("key", "wait_ms");
+    }
+    return t;
+  }
+
+  /** Parks a write or read that met a busy region; it is tried again every {@link #SYNC_POLL_MS}. */
+  private OtpErlangObject deferPolling(ShmException timeout, long timeoutMs) {
+    lastShortage = timeout;
+    lastWaitMs = timeoutMs;
+    lastPollMs = SYNC_POLL_MS;
+    return DEFERRED;
+  }
+
+  /** 0 for a call parked until memory is freed, else how often to try it again (ms). */
+  long lastPollMs() {
+    return lastPollMs;
   }
 
   /** The shortage behind the last {@link #DEFERRED}. */

@@ -73,6 +73,17 @@ final class Requests {
     return Options.utf8(b, key);
   }
 
+  /** A binary of at most {@code maxBytes}, as bytes. */
+  static byte[] bytes(OtpErlangObject v, String key, int maxBytes) {
+    if (!(v instanceof OtpErlangBinary b)) {
+      throw ShmException.invalid(key + " must be a binary, got " + show(v)).with("key", key);
+    }
+    if (b.size() > maxBytes) {
+      throw ShmException.invalid(key + " is larger than " + maxBytes + " bytes").with("key", key);
+    }
+    return b.binaryValue();
+  }
+
   /** An integer that fits a signed 64-bit long. */
   static long longValue(OtpErlangObject v, String key) {
     if (!(v instanceof OtpErlangLong n)) {

@@ -197,7 +197,7 @@ public final class ShmNode implements HolderListener {
         if (reply == RequestHandler.DEFERRED) {
           long now = System.currentTimeMillis();
           parked.add(new ParkedCall(caller, from.elementAt(1), t.elementAt(2), now, now + handler.lastWaitMs(),
-              handler.lastShortage()));
+              handler.lastShortage(), handler.lastPollMs(), now + handler.lastPollMs()));
           return;
         }
         mailbox.send(caller, Terms.tuple(from.elementAt(1), reply));
@@ -230,7 +230,7 @@ public final class ShmNode implements HolderListener {
 
   /** A call waiting for memory ({@code wait_ms}), retried when memory is freed. */
   private record ParkedCall(OtpErlangPid caller, OtpErlangObject tag, OtpErlangObject request, long parkedAtMs,
-      long deadlineMs, ShmException shortage) {}
+      long deadlineMs, ShmException shortage, long pollMs, long nextTryMs) {}
 
   /**
    * Retries parked calls in arrival order when memory was freed (or the configuration
@@ -249,14 +249,17 @@ public final class ShmNode implements HolderListener {
     int n = parked.size();
     for (int i = 0; i < n; i++) {
       ParkedCall p = parked.poll();
-      OtpErlangObject reply = retry ? handler.handle(p.request(), p.caller()) : RequestHandler.DEFERRED;
+      boolean due = p.pollMs() > 0 ? now >= p.nextTryMs() : retry;
+      OtpErlangObject reply = due ? handler.handle(p.request(), p.caller()) : RequestHandler.DEFERRED;
       if (reply == RequestHandler.DEFERRED) {
-        ShmException shortage = retry ? handler.lastShortage() : p.shortage();
+        ShmException shortage = due ? handler.lastShortage() : p.shortage();
         if (now >= p.deadlineMs()) {
           mailbox.send(p.caller(), Terms.tuple(p.tag(), handler.waitedOut(shortage, now - p.parkedAtMs())));
         } else {
-          parked.add(new ParkedCall(p.caller(), p.tag(), p.request(), p.parkedAtMs(), p.deadlineMs(), shortage));
-          earliest = Math.min(earliest, p.deadlineMs());
+          long nextTry = p.pollMs() > 0 ? now + p.pollMs() : Long.MAX_VALUE;
+          parked.add(new ParkedCall(p.caller(), p.tag(), p.request(), p.parkedAtMs(), p.deadlineMs(), shortage,
+              p.pollMs(), nextTry));
+          earliest = Math.min(earliest, Math.min(p.deadlineMs(), nextTry));
         }
       } else {
         mailbox.send(p.caller(), Terms.tuple(p.tag(), reply));

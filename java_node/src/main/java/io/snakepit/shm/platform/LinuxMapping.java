@@ -30,6 +30,8 @@ import java.util.Objects;
  * cannot back, kills the JVM. Callers map within the file size and reserve first.
  */
 final class LinuxMapping implements Mapping {
+  private static final VarHandle INT_LE =
+      MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
   private static final VarHandle LONG_LE =
       MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
   /** Largest window a ByteBuffer can cover, kept a multiple of 8 so aligned longs fit. */
@@ -211,6 +213,27 @@ final class LinuxMapping implements Mapping {
   }
 
   @Override
+  public void putIntRelease(long offset, int value) {
+    checkWrite(offset, Integer.BYTES);
+    checkAligned(offset, Integer.BYTES);
+    if (offset <= window.capacity() - Integer.BYTES) {
+      INT_LE.setRelease(window, (int) offset, value);
+    } else {
+      INT_LE.setRelease(base.getByteBuffer(offset, Integer.BYTES), 0, value);
+    }
+  }
+
+  @Override
+  public int getIntAcquire(long offset) {
+    checkRead(offset, Integer.BYTES);
+    checkAligned(offset, Integer.BYTES);
+    if (offset <= window.capacity() - Integer.BYTES) {
+      return (int) INT_LE.getAcquire(window, (int) offset);
+    }
+    return (int) INT_LE.getAcquire(base.getByteBuffer(offset, Integer.BYTES), 0);
+  }
+
+  @Override
   public void getBytes(long offset, byte[] dst, int dstIndex, int length) {
     Objects.checkFromIndexSize(dstIndex, length, dst.length);
     checkRead(offset, length);
@@ -257,9 +280,13 @@ final class LinuxMapping implements Mapping {
   }
 
   private void checkAligned(long offset) {
-    if ((offset & (Long.BYTES - 1)) != 0) {
-      throw new IllegalArgumentException("ordered 8-byte access at offset " + offset + " of segment '" + name
-          + "' must be 8-byte aligned");
+    checkAligned(offset, Long.BYTES);
+  }
+
+  private void checkAligned(long offset, int bytes) {
+    if ((offset & (bytes - 1)) != 0) {
+      throw new IllegalArgumentException("ordered " + bytes + "-byte access at offset " + offset + " of segment '"
+          + name + "' must be " + bytes + "-byte aligned");
     }
   }
 }

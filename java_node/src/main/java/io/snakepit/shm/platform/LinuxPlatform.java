@@ -405,6 +405,58 @@ public final class LinuxPlatform implements SharedMemoryPlatform {
     }
   }
 
+  private static final int F_OFD_GETLK = 36;
+  private static final int F_OFD_SETLK = 37;
+  private static final short F_RDLCK = 0;
+  private static final short F_WRLCK = 1;
+  private static final short F_UNLCK = 2;
+  private static final int EAGAIN = 11;
+  /** struct flock on 64-bit glibc (x86_64 and aarch64): type, whence, pad, start, len, pid, pad. */
+  private static final int FLOCK_BYTES = 32;
+
+  private static com.sun.jna.Memory flock(short type, long offset, long length) {
+    com.sun.jna.Memory f = new com.sun.jna.Memory(FLOCK_BYTES);
+    f.clear();
+    f.setShort(0, type);
+    f.setShort(2, (short) 0); // SEEK_SET
+    f.setLong(8, offset);
+    f.setLong(16, length);
+    f.setInt(24, 0); // l_pid must be 0 for OFD locks
+    return f;
+  }
+
+  /** See fcntl(2), "Open file description locks". */
+  @Override
+  public boolean tryLock(int fd, long offsetBytes, long lengthBytes, boolean exclusive, String name) {
+    if (Libc.fcntl(fd, F_OFD_SETLK, flock(exclusive ? F_WRLCK : F_RDLCK, offsetBytes, lengthBytes)) == 0) {
+      return true;
+    }
+    int errno = Native.getLastError();
+    if (errno == EAGAIN || errno == PlatformException.EACCES) {
+      return false;
+    }
+    throw error("fcntl(F_OFD_SETLK)", name, errno);
+  }
+
+  /** See fcntl(2). */
+  @Override
+  public void unlock(int fd, long offsetBytes, long lengthBytes, String name) {
+    if (Libc.fcntl(fd, F_OFD_SETLK, flock(F_UNLCK, offsetBytes, lengthBytes)) != 0) {
+      throw error("fcntl(F_OFD_SETLK)", name, Native.getLastError());
+    }
+  }
+
+  /** See fcntl(2), F_OFD_GETLK. */
+  @Override
+  public boolean isWriteLockedByOthers(int fd, long offsetBytes, long lengthBytes, String name) {
+    // a read lock conflicts only with write locks, so the probe answers exactly that
+    com.sun.jna.Memory f = flock(F_RDLCK, offsetBytes, lengthBytes);
+    if (Libc.fcntl(fd, F_OFD_GETLK, f) != 0) {
+      throw error("fcntl(F_OFD_GETLK)", name, Native.getLastError());
+    }
+    return f.getShort(0) == F_WRLCK;
+  }
+
   private static PlatformException error(String call, String name, int errno) {
     return new PlatformException(call, name, errno, strerror(errno));
   }
@@ -445,6 +497,8 @@ public final class LinuxPlatform implements SharedMemoryPlatform {
     static native int unlink(byte[] path);
 
     static native int close(int fd);
+
+    static native int fcntl(int fd, int cmd, Pointer flock);
 
     static native int statvfs(byte[] path, Pointer buffer);
 

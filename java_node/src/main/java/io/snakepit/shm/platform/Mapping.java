@@ -41,6 +41,12 @@ public interface Mapping {
   /** Loads with acquire semantics. */
   long getLongAcquire(long offset);
 
+  /** Stores a 4-byte aligned int with release semantics. */
+  void putIntRelease(long offset, int value);
+
+  /** Loads a 4-byte aligned int with acquire semantics. */
+  int getIntAcquire(long offset);
+
   void getBytes(long offset, byte[] dst, int dstIndex, int length);
 
   void putBytes(long offset, byte[] src, int srcIndex, int length);

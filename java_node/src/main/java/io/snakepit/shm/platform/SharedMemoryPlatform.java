@@ -63,6 +63,21 @@ public interface SharedMemoryPlatform {
   /** File-system facts of the directory holding segments. See statvfs(3). */
   FsStat statFs(Path dir);
 
+  /**
+   * Tries to take an open-file-description lock (fcntl(2) F_OFD_SETLK) on
+   * {@code [offsetBytes, offsetBytes + lengthBytes)}: exclusive (write) or shared (read).
+   * Returns false at once when another open file description holds a conflicting lock.
+   * The kernel drops the lock when the descriptor's last reference closes, so a lock
+   * never outlives its process.
+   */
+  boolean tryLock(int fd, long offsetBytes, long lengthBytes, boolean exclusive, String name);
+
+  /** Releases a lock taken with {@link #tryLock} (F_OFD_SETLK with F_UNLCK). */
+  void unlock(int fd, long offsetBytes, long lengthBytes, String name);
+
+  /** True when some other open file description holds a write lock on the range (F_OFD_GETLK). */
+  boolean isWriteLockedByOthers(int fd, long offsetBytes, long lengthBytes, String name);
+
   /** The OS page size in bytes. */
   long pageSizeBytes();
 

@@ -254,6 +254,30 @@ public final class RegionRegistry {
     dropRefs(node, 1, nowMs);
   }
 
+  /** Where a consistent write or read goes: the region, its sync protocol, the file offset. */
+  public record SyncTarget(Region region, io.snakepit.shm.segment.RegionSync sync, long fileOffsetBytes) {}
+
+  /**
+   * Checks a consistent write or read of {@code lengthBytes} at {@code offsetBytes} of the
+   * payload by {@code holder} (it must hold the region; a write needs a live region) and
+   * returns where it goes (docs/SYNC.md).
+   */
+  public SyncTarget syncTarget(long id, Holder holder, String tenant, long offsetBytes, long lengthBytes,
+      boolean write, long nowMs) {
+    Region r = find(id);
+    checkTenant(r, tenant);
+    refOrForbidden(r, holder, write ? "write" : "read");
+    if (r.state() == Region.State.INVALID) {
+      integrity.check(r, nowMs);
+    }
+    if (offsetBytes < 0 || lengthBytes < 0 || offsetBytes > r.sizeBytes() - lengthBytes) {
+      throw ShmException.invalid("range " + offsetBytes + "+" + lengthBytes + " is outside the payload of region "
+          + r.idText() + " (" + r.sizeBytes() + " bytes)").with("id", r.idText());
+    }
+    return new SyncTarget(r, new io.snakepit.shm.segment.RegionSync(r.segment(), r.headerOffsetBytes()),
+        r.payloadOffsetBytes() + offsetBytes);
+  }
+
   /** The region with this id. */
   public Region info(long id) {
     return find(id);

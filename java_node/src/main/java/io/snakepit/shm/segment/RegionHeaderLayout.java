@@ -47,7 +47,8 @@ public final class RegionHeaderLayout {
   public static final int FLAGS_OFFSET = PAYLOAD_OFFSET_OFFSET + 8;
   public static final int CREATED_MS_OFFSET = FLAGS_OFFSET + 8;
   public static final int CRC_OFFSET = CREATED_MS_OFFSET + 8;
-  public static final int RESERVED_OFFSET = CRC_OFFSET + 4;
+  /** The seqlock counter of docs/SYNC.md (u32; even: stable, odd: a write in progress). */
+  public static final int WRITE_SEQ_OFFSET = CRC_OFFSET + 4;
   /** The CRC-32 covers {@code [REGION_ID_OFFSET, CRC_OFFSET)}: the fields fixed at publication. */
   public static final int CRC_FROM = REGION_ID_OFFSET;
 
@@ -76,6 +77,7 @@ public final class RegionHeaderLayout {
     b.putInt(FLAGS_OFFSET, flags);
     b.putLong(CREATED_MS_OFFSET, createdMs);
     b.putInt(CRC_OFFSET, crc(b.array()));
+    b.putInt(WRITE_SEQ_OFFSET, 0);
     m.putBytes(headerOffset + CRC_FROM, b.array(), CRC_FROM, HEADER_BYTES - CRC_FROM);
     m.putLongRelease(headerOffset + MAGIC_OFFSET, firstWord(STATE_LIVE));
   }

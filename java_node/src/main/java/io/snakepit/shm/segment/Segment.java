@@ -153,6 +153,10 @@ public final class Segment {
     return fd;
   }
 
+  SharedMemoryPlatform platform() {
+    return platform;
+  }
+
   /** The manager's mapping, starting at file offset 0, or null when {@link #isWindowed()}. */
   Mapping mapping() {
     return mapping;

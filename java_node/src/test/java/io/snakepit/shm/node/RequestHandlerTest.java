@@ -219,6 +219,11 @@ class RequestHandlerTest {
         t(a("allocate_many"), new OtpErlangList(), kw()),
         t(a("allocate_many"), new OtpErlangList(new OtpErlangObject[] {n(1), a("x")}), kw()),
         t(a("release_many"), a("x"), kw()),
+        t(a("write"), b("0000000000000000"), n(0), b("x"), kw()),
+        t(a("write"), b("zz"), n(0), b("x"), kw()),
+        t(a("write"), b("0000000000000000"), n(0), a("notbinary"), kw()),
+        t(a("read"), b("0000000000000000"), n(0), n(-1), kw()),
+        t(a("read"), b("0000000000000000"), n(0), n(10), kw(t(a("wait_ms"), n(0)))),
         deep);
     for (OtpErlangObject req : bad) {
       String code = errorCode(call(req, caller));
