@@ -20,15 +20,26 @@ logger and ``read``/``write``/``windows()`` map one window at a time::
     with attach(descriptor) as region:            # or max_window_bytes=N
         for offset, view in region.windows():
             digest.update(view)
+
+Regions shared by several writers, or read while written, use the
+cross-process protocol of docs/SYNC.md (an OFD write lock and a sequence
+counter in the region header)::
+
+    region.write_consistent(0, payload)           # locked, seq odd -> even
+    data = region.read_consistent(0, len(payload))  # never a torn copy
+    with region.write_lock(timeout_s=1.0):        # exclusive across processes
+        ...
 """
 
 from .descriptor import Descriptor, parse_descriptor
 from .errors import (AccessDeniedError, AddressSpaceError,
                      InvalidDescriptorError, InvalidRegionError,
-                     ReadOnlyRegionError, RegionBusyError, RegionUsageError,
-                     ShmError, StaleDescriptorError)
+                     LockTimeoutError, ReadOnlyRegionError,
+                     RegionBusyError, RegionUsageError, ShmError,
+                     StaleDescriptorError)
 from .layout import RegionHeader, SegmentHeader
 from .region import Region, attach
+from .sync import ReadResult
 
 __version__ = "0.1.0"
 
@@ -38,7 +49,9 @@ __all__ = [
     "Descriptor",
     "InvalidDescriptorError",
     "InvalidRegionError",
+    "LockTimeoutError",
     "ReadOnlyRegionError",
+    "ReadResult",
     "Region",
     "RegionBusyError",
     "RegionHeader",

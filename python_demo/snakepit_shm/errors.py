@@ -44,6 +44,10 @@ class                       code                raised when
                                                  of a windowed region, or not
                                                  even one allocation granule
                                                  could be mapped (ENOMEM)
+``LockTimeoutError``        ``timeout``          the region's write lock
+                                                 (or a consistent read) was
+                                                 not obtained within the
+                                                 caller's timeout
 ``ShmError``                ``platform_error``   any other OS failure
 ==========================  ==================  ===========================
 
@@ -155,3 +159,17 @@ class AddressSpaceError(ShmError):
     """
 
     default_code = "no_space"
+
+
+class LockTimeoutError(ShmError):
+    """The region's write lock, or a consistent read, was not obtained
+    within the caller's timeout (code ``timeout``).
+
+    Raised by ``Region.write_lock``, ``write_consistent`` (the lock is held
+    by another process, another open of the segment, or another thread
+    using the same Region) and ``read_consistent`` (writers kept the region
+    busy). ``details`` carries ``timeout_s``, ``lock_file_offset`` and, for
+    reads, ``write_seq`` and ``retries``. See docs/SYNC.md.
+    """
+
+    default_code = "timeout"

@@ -25,31 +25,45 @@ This module never unlinks anything and never uses
 merely attached to when the process exits (cpython#82300). Closing a
 :class:`Region` or exiting the process only unmaps; the manager owns the file.
 
+Every Region keeps its own descriptor of the segment file open until
+``close()``: it carries the region's cross-process write lock (an
+open-file-description lock, docs/SYNC.md), and in windowed mode it is also
+what windows are mapped from. ``write_consistent``/``read_consistent``
+follow the protocol of docs/SYNC.md (:mod:`snakepit_shm.sync`); plain
+``write``/``read`` do not synchronize (single-writer data).
+
 Thread safety: a :class:`Region` may be read and written from several threads
-(it adds no locking around payload bytes), but ``close()`` must not race
-with other calls on the same Region.
+(it adds no locking around payload bytes; the write lock excludes other
+threads using the same Region too), but ``close()`` must not race with
+other calls on the same Region.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
 import stat
+import threading
 from types import TracebackType
 from typing import (Any, Callable, Iterator, Mapping, Optional, Sequence,
                     Tuple, Type, Union)
 
+from . import sync
+
 from .checks import check_region_header, check_segment_header
 from .descriptor import Descriptor, parse_descriptor
 from .errors import (AddressSpaceError, InvalidRegionError,
-                     ReadOnlyRegionError, RegionBusyError, RegionUsageError)
+                     LockTimeoutError, ReadOnlyRegionError, RegionBusyError,
+                     RegionUsageError, ShmError)
 from .geometry import MapGeometry, file_geometry
 from .layout import (REGION_HEADER_BYTES, REGION_STATE_LIVE,
                      SEGMENT_HEADER_BYTES, RegionHeader, SegmentHeader,
                      parse_region_header, parse_segment_header,
                      region_header_offset)
 from .oserrors import address_space_limit_bytes, errno_name, os_error
+from .sync import DEFAULT_TIMEOUT_S, ReadResult, SeqCell
 from .windows import (DEFAULT_WINDOW_BYTES, LOG, WindowMapper,
                       check_window_bytes, read_span, write_span)
 
@@ -106,8 +120,9 @@ def attach(descriptor: Mapping[str, Any],
                        f"{max_window_bytes}, which bounds its address use to "
                        f"windows of {window_bytes} bytes")
         return Region._map(fd, desc, segment_header, geometry)
-    finally:
-        os.close(fd)
+    except BaseException:
+        os.close(fd)                     # on success the Region owns it
+        raise
 
 
 class Region:
@@ -120,17 +135,28 @@ class Region:
     calls: ``read``, ``write``, ``windows()`` and ``check()`` map what they
     need and unmap it again; ``memoryview`` and ``numpy()`` raise
     :class:`AddressSpaceError`.
+
+    Several processes (or threads) writing one region, or reading it while
+    it is written, use :meth:`write_lock`, :meth:`write_consistent` and
+    :meth:`read_consistent` (docs/SYNC.md).
     """
 
-    def __init__(self, *, descriptor: Descriptor,
+    def __init__(self, *, descriptor: Descriptor, fd: int,
                  mapping: Optional[mmap.mmap], map_offset: int,
                  segment_header: SegmentHeader, region_header: RegionHeader,
                  geometry: MapGeometry,
                  mapper: Optional[WindowMapper] = None,
                  windowed_reason: Optional[str] = None) -> None:
         """Internal: use :func:`attach`. Pass either ``mapping`` (full
-        mode) or ``mapper`` (windowed mode)."""
+        mode) or ``mapper`` (windowed mode, whose ``fd`` is ``fd``). The
+        Region owns ``fd`` and closes it in :meth:`close`."""
         self._descriptor = descriptor
+        self._fd: Optional[int] = fd
+        self._lock_guard = threading.RLock()
+        """Excludes threads sharing this Region (they share its open file
+        description, which OFD locks do not tell apart)."""
+        self._lock_depth = 0
+        self._lock_owner: Optional[int] = None
         self._mmap: Optional[mmap.mmap] = mapping
         self._window: Optional[memoryview] = (
             None if mapping is None else memoryview(mapping))
@@ -187,31 +213,25 @@ class Region:
         except BaseException:
             mapping.close()
             raise
-        return cls(descriptor=desc, mapping=mapping, map_offset=map_offset,
-                   segment_header=segment_header, region_header=region_header,
-                   geometry=geometry)
+        return cls(descriptor=desc, fd=fd, mapping=mapping,
+                   map_offset=map_offset, segment_header=segment_header,
+                   region_header=region_header, geometry=geometry)
 
     @classmethod
     def _map_windowed(cls, fd: int, desc: Descriptor,
                       segment_header: SegmentHeader, geometry: MapGeometry,
                       window_bytes: int, reason: str) -> "Region":
-        """Keep a duplicate of ``fd`` and check the region header through a
-        one-granule window; no mapping outlives this call. ``window_bytes``
-        is whole granules of ``geometry``."""
-        try:
-            own_fd = os.dup(fd)
-        except OSError as exc:
-            raise _os_error(exc, desc, "dup") from exc
-        try:
-            mapper = WindowMapper(own_fd, desc, window_bytes, geometry)
-            region_header = _read_region_header(mapper, desc)
-        except BaseException:
-            os.close(own_fd)
-            raise
+        """Keep ``fd`` (the returned Region owns it; on failure the caller
+        still does) and check the region header through a one-granule
+        window; no mapping outlives this call. ``window_bytes`` is whole
+        granules of ``geometry``."""
+        mapper = WindowMapper(fd, desc, window_bytes, geometry)
+        region_header = _read_region_header(mapper, desc)
         map_offset = geometry.floor(region_header_offset(desc.offset))
-        return cls(descriptor=desc, mapping=None, map_offset=map_offset,
-                   segment_header=segment_header, region_header=region_header,
-                   geometry=geometry, mapper=mapper, windowed_reason=reason)
+        return cls(descriptor=desc, fd=fd, mapping=None,
+                   map_offset=map_offset, segment_header=segment_header,
+                   region_header=region_header, geometry=geometry,
+                   mapper=mapper, windowed_reason=reason)
 
     # --- properties ---------------------------------------------------------
 
@@ -365,12 +385,7 @@ class Region:
         """
         self._require_open()
         self._check_range(offset, length)
-        if self._mapper is not None:
-            return read_span(self._mapper, self._descriptor.offset + offset,
-                             length)
-        window = self._live_window()
-        start = self._start + offset
-        return bytes(window[start:start + length])
+        return self._copy_out(offset, length)
 
     def write(self, offset: int, data: BytesLike) -> int:
         """Copy ``data`` into the payload at payload ``offset``.
@@ -385,21 +400,11 @@ class Region:
             AddressSpaceError: windowed, and not even one granule maps.
         """
         self._require_open()
-        if self.read_only:
-            raise ReadOnlyRegionError(
-                f"{self._descriptor.label()}: attached read_only, "
-                "writes are refused",
-                remediation="acquire the region with access: :read_write")
+        self._require_writable("writes are refused")
         with memoryview(data) as source:
             with source.cast("B") as raw:
                 self._check_range(offset, len(raw))
-                if self._mapper is not None:
-                    write_span(self._mapper,
-                               self._descriptor.offset + offset, raw)
-                    return len(raw)
-                window = self._live_window()
-                start = self._start + offset
-                window[start:start + len(raw)] = raw
+                self._copy_in(offset, raw)
                 return len(raw)
 
     def windows(self, window_bytes: Optional[int] = None
