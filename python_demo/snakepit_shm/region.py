@@ -310,6 +310,27 @@ class Region:
         return self._map_length
 
     @property
+    def lock_file_offset(self) -> int:
+        """File offset of the byte the region's write lock covers: the
+        first byte of the region header (``offset - 64``; docs/SYNC.md).
+        ``/proc/locks`` lists a held lock with this byte as start and
+        end."""
+        return region_header_offset(self._descriptor.offset)
+
+    @property
+    def write_seq(self) -> int:
+        """The region's sequence counter ``write_seq`` as it is now (u32 at
+        region header offset 60): even when no write is in progress, odd
+        during one or after a writer died during one (docs/SYNC.md).
+
+        Raises:
+            RegionUsageError: the region is closed.
+            AddressSpaceError: windowed, and not even one granule maps.
+        """
+        with self._seq_cell() as cell:
+            return cell.load()
+
+    @property
     def memoryview(self) -> memoryview:
         """A memoryview of exactly the payload: ``size`` bytes, format ``B``.
 
@@ -407,6 +428,168 @@ class Region:
                 self._copy_in(offset, raw)
                 return len(raw)
 
+    # --- synchronization (docs/SYNC.md) ------------------------------------
+
+    @contextlib.contextmanager
+    def write_lock(self, timeout_s: float = DEFAULT_TIMEOUT_S
+                   ) -> Iterator["Region"]:
+        """Hold the region's exclusive write lock for the ``with`` block.
+
+        The lock is an open-file-description lock (``F_OFD_SETLK``,
+        ``F_WRLCK``) on one byte of the segment file, the first byte of the
+        region header (:attr:`lock_file_offset`). It excludes every other
+        process and every other attach of the region, whatever its language
+        (the Java node takes the same lock), and threads sharing this
+        Region. The kernel releases it when the block ends, when the region
+        is closed, and when the process dies (``kill -9`` included). It is
+        reentrant for the thread holding it: :meth:`write_consistent` inside
+        the block neither waits nor releases it.
+
+        Taking it tries ``F_OFD_SETLK`` and, while another holder has it,
+        backs off 50 µs doubling up to 5 ms until ``timeout_s`` (0: a
+        single attempt).
+
+        The lock alone does not make readers safe: writes inside the block
+        should use :meth:`write_consistent` (which moves ``write_seq``);
+        plain :meth:`write` only excludes other writers.
+
+        Yields:
+            this region.
+
+        Raises:
+            LockTimeoutError: not taken within ``timeout_s`` (code
+                ``timeout``).
+            ReadOnlyRegionError: attached read_only (the lock needs a
+                descriptor open for writing).
+            RegionUsageError: closed, or ``timeout_s`` not a finite number
+                >= 0.
+            ShmError: no OFD locks on this platform, or ``fcntl`` failed
+                (code ``platform_error``).
+        """
+        self._acquire_write_lock(timeout_s)
+        try:
+            yield self
+        finally:
+            self._release_write_lock()
+
+    def write_consistent(self, offset: int, data: BytesLike,
+                         timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
+        """Write ``data`` at payload ``offset`` so that readers using
+        :meth:`read_consistent` (in any process or language) see either all
+        of it or none of it.
+
+        Takes the write lock (as :meth:`write_lock`, ``timeout_s``), makes
+        ``write_seq`` odd, copies the bytes, makes ``write_seq`` even again
+        and releases the lock. If ``write_seq`` was already odd, a writer
+        died during a write: this write repairs the counter (the bytes it
+        does not cover may still be incomplete) and logs a warning. If the
+        copy itself fails (e.g. no address space for a window),
+        ``write_seq`` stays odd and readers report the bytes incomplete.
+
+        Returns:
+            ``write_seq`` after the write (even).
+
+        Raises:
+            LockTimeoutError: the lock was not taken within ``timeout_s``.
+            ReadOnlyRegionError: attached read_only.
+            RegionUsageError: the range leaves the payload, the region is
+                closed, or ``timeout_s`` is invalid.
+            AddressSpaceError: windowed, and not even one granule maps.
+            ShmError: ``fcntl`` failed (``platform_error``).
+        """
+        self._require_open()
+        self._require_writable("writes are refused")
+        with memoryview(data) as source:
+            with source.cast("B") as raw:
+                written = len(raw)
+                self._check_range(offset, written)
+                with self.write_lock(timeout_s):
+                    with self._seq_cell() as cell:
+                        result = sync.seq_write(
+                            cell, lambda: self._copy_in(offset, raw))
+        if result.repaired_seq is not None:
+            LOG.warning(
+                "%s: write_seq was %d (odd): a writer died during a write; "
+                "this write (payload bytes %d..%d) repaired the counter, "
+                "bytes outside it may be incomplete",
+                self._descriptor.label(), result.repaired_seq, offset,
+                offset + written)
+        return result.seq
+
+    def read_consistent(self, offset: int, length: int,
+                        timeout_s: float = DEFAULT_TIMEOUT_S) -> bytes:
+        """Copy ``length`` payload bytes from ``offset``, never torn by a
+        concurrent :meth:`write_consistent` (of any process or language).
+
+        On x86-64 this takes no lock: it loads ``write_seq``, copies, loads
+        it again and keeps the copy when both are the same even value,
+        retrying otherwise (backing off 50 µs doubling up to 5 ms while a
+        writer holds the lock). On other architectures it holds a read lock
+        (``F_RDLCK`` on the write lock's byte, which excludes writers)
+        around the copy, since Python cannot issue the fences the lock-free
+        steps need there (docs/SYNC.md, *Memory ordering*).
+
+        Raises:
+            InvalidRegionError: ``write_seq`` is odd and nobody holds the
+                write lock: "a writer died during a write; the bytes are
+                incomplete" (``details``: ``reason="writer_died"``,
+                ``write_seq``). A later :meth:`write_consistent` repairs it.
+            LockTimeoutError: no consistent copy within ``timeout_s``
+                (writers kept the region busy).
+            RegionUsageError: the range leaves the payload, the region is
+                closed, or ``timeout_s`` is invalid.
+            AddressSpaceError: windowed, and not even one granule maps.
+            ShmError: ``fcntl`` failed (``platform_error``).
+        """
+        return self.read_snapshot(offset, length, timeout_s).data
+
+    def read_snapshot(self, offset: int, length: int,
+                      timeout_s: float = DEFAULT_TIMEOUT_S) -> ReadResult:
+        """:meth:`read_consistent`, also returning the even ``write_seq``
+        the copy is consistent with and how many attempts were retried.
+
+        Returns:
+            :class:`~snakepit_shm.sync.ReadResult` ``(data, seq, retries)``.
+
+        Raises:
+            the same as :meth:`read_consistent`.
+        """
+        self._require_open()
+        self._check_range(offset, length)
+        timeout = self._timeout(timeout_s)
+        backoff = sync.Backoff(timeout)
+
+        def copy() -> bytes:
+            return self._copy_out(offset, length)
+
+        try:
+            if self._holds_write_lock():
+                with self._seq_cell() as cell:
+                    return sync.locked_read(cell, copy)
+            if sync.LOCK_FREE_READS:
+                return self._lock_free_read(copy, backoff)
+            return self._locked_read(copy, backoff, timeout)
+        except sync.WriterDied as died:
+            raise InvalidRegionError(
+                f"{self._descriptor.label()}: a writer died during a write; "
+                f"the bytes are incomplete (write_seq {died.seq} is odd and "
+                f"nobody holds the write lock)",
+                remediation="write the bytes again with write_consistent "
+                            "(it repairs the counter), or discard the "
+                            "region's contents",
+                reason="writer_died", write_seq=died.seq) from None
+        except sync.NoSnapshot as busy:
+            raise LockTimeoutError(
+                f"{self._descriptor.label()}: no consistent read of {length} "
+                f"bytes at payload offset {offset} within {timeout} s: "
+                f"writers kept the region busy (write_seq {busy.seq}, "
+                f"{busy.retries} retries)",
+                remediation="retry later or pass a larger timeout_s; a "
+                            "writer holding the write lock for long stalls "
+                            "readers",
+                timeout_s=timeout, lock_file_offset=self.lock_file_offset,
+                write_seq=busy.seq, retries=busy.retries) from None
+
     def windows(self, window_bytes: Optional[int] = None
                 ) -> Iterator[Tuple[int, memoryview]]:
         """Iterate over the payload in successive windows.
@@ -489,7 +672,7 @@ class Region:
             return
         if self._mapper is not None:
             self._closed = True
-            os.close(self._mapper.fd)
+            self._close_fd()
             return
         mapping = self._mmap
         assert mapping is not None
@@ -508,6 +691,7 @@ class Region:
                             "close() again") from exc
         self._mmap = None
         self._closed = True
+        self._close_fd()
 
     def __enter__(self) -> "Region":
         return self
@@ -540,6 +724,176 @@ class Region:
             raise RegionUsageError(
                 f"{self._descriptor.label()}: the region is closed",
                 remediation="attach the descriptor again")
+
+    def _require_writable(self, what: str) -> None:
+        if self.read_only:
+            raise ReadOnlyRegionError(
+                f"{self._descriptor.label()}: attached read_only, {what}",
+                remediation="acquire the region with access: :read_write")
+
+    def _close_fd(self) -> None:
+        """Close the segment descriptor (releasing any lock it holds)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _copy_out(self, offset: int, length: int) -> bytes:
+        """Copy a checked payload range out (one memcpy when fully
+        mapped)."""
+        if self._mapper is not None:
+            return read_span(self._mapper, self._descriptor.offset + offset,
+                             length)
+        window = self._live_window()
+        start = self._start + offset
+        return bytes(window[start:start + length])
+
+    def _copy_in(self, offset: int, raw: memoryview) -> None:
+        """Copy ``raw`` (format ``B``) into a checked payload range."""
+        if self._mapper is not None:
+            write_span(self._mapper, self._descriptor.offset + offset, raw)
+            return
+        window = self._live_window()
+        start = self._start + offset
+        window[start:start + len(raw)] = raw
+
+    @contextlib.contextmanager
+    def _seq_cell(self) -> Iterator[SeqCell]:
+        """``write_seq`` of this region: in the full mapping, or through a
+        one-granule window of the header held for the ``with`` block."""
+        self._require_open()
+        header_at = region_header_offset(self._descriptor.offset)
+        at = sync.WRITE_SEQ_HEADER_OFFSET
+        if self._mapper is not None:
+            with self._mapper.map(header_at,
+                                  header_at + REGION_HEADER_BYTES) as window:
+                with SeqCell(window.view[at:at + 4]) as cell:
+                    yield cell
+            return
+        window = self._live_window()
+        at += header_at - self._map_offset
+        with SeqCell(window[at:at + 4]) as cell:
+            yield cell
+
+    def _timeout(self, timeout_s: Any) -> float:
+        try:
+            return sync.check_timeout(timeout_s)
+        except ValueError as exc:
+            raise RegionUsageError(
+                f"{self._descriptor.label()}: {exc}",
+                remediation=f"pass seconds, e.g. {DEFAULT_TIMEOUT_S}"
+            ) from None
+
+    def _lock_fd(self) -> int:
+        self._require_open()
+        if self._fd is None:             # closed by a concurrent close()
+            raise RegionUsageError(
+                f"{self._descriptor.label()}: the region is closed",
+                remediation="attach the descriptor again")
+        return self._fd
+
+    def _fcntl(self, call: Callable[[], Any]) -> Any:
+        """Run an OFD lock call, typing its failures."""
+        try:
+            return call()
+        except sync.Unsupported as exc:
+            raise ShmError(
+                f"{self._descriptor.label()}: cannot lock the region: {exc}",
+                remediation="run on Linux with Python 3.9+ (64-bit); see "
+                            "docs/SYNC.md") from None
+        except OSError as exc:
+            raise _os_error(exc, self._descriptor, "fcntl (OFD lock)") \
+                from exc
+
+    def _lock_timeout(self, timeout_s: float, holder: str
+                      ) -> LockTimeoutError:
+        what, remediation = sync.describe_lock(self.lock_file_offset)
+        return LockTimeoutError(
+            f"{self._descriptor.label()}: {what} was not taken within "
+            f"{timeout_s} s: {holder} holds it",
+            remediation=f"retry later or pass a larger timeout_s; "
+                        f"{remediation}",
+            timeout_s=timeout_s, lock_file_offset=self.lock_file_offset)
+
+    def _acquire_write_lock(self, timeout_s: Any) -> None:
+        """Take the write lock (reentrant for the holding thread)."""
+        self._require_open()
+        self._require_writable("the write lock needs read_write access")
+        timeout = self._timeout(timeout_s)
+        backoff = sync.Backoff(timeout)
+        if not self._lock_guard.acquire(
+                timeout=min(timeout, threading.TIMEOUT_MAX)):
+            raise self._lock_timeout(
+                timeout, "another thread of this process (through the same "
+                         "Region)")
+        try:
+            if self._lock_depth == 0:
+                fd, at = self._lock_fd(), self.lock_file_offset
+                if not self._fcntl(lambda: sync.lock_with_backoff(
+                        fd, at, True, backoff)):
+                    raise self._lock_timeout(
+                        timeout, "another process, or another attach of the "
+                                 "region,")
+            self._lock_depth += 1
+            self._lock_owner = threading.get_ident()
+        except BaseException:
+            self._lock_guard.release()
+            raise
+
+    def _release_write_lock(self) -> None:
+        try:
+            self._lock_depth -= 1
+            if self._lock_depth == 0:
+                self._lock_owner = None
+                fd = self._fd
+                if fd is not None:       # closing the fd already released it
+                    self._fcntl(lambda: sync.unlock(
+                        fd, self.lock_file_offset))
+        finally:
+            self._lock_guard.release()
+
+    def _holds_write_lock(self) -> bool:
+        """True when the calling thread holds this Region's write lock."""
+        return (self._lock_depth > 0
+                and self._lock_owner == threading.get_ident())
+
+    def _other_thread_writing(self) -> bool:
+        """True when another thread holds this Region's write lock (our own
+        open file description: F_OFD_GETLK would not report it)."""
+        return (self._lock_depth > 0
+                and self._lock_owner != threading.get_ident())
+
+    def _lock_free_read(self, copy: Callable[[], bytes],
+                        backoff: sync.Backoff) -> ReadResult:
+        fd, at = self._lock_fd(), self.lock_file_offset
+
+        def writer_active() -> bool:
+            return (self._other_thread_writing()
+                    or self._fcntl(lambda: sync.write_locked_elsewhere(
+                        fd, at)))
+
+        with self._seq_cell() as cell:
+            return sync.seq_read(cell, copy, writer_active, backoff)
+
+    def _locked_read(self, copy: Callable[[], bytes], backoff: sync.Backoff,
+                     timeout_s: float) -> ReadResult:
+        """The fallback: hold F_RDLCK on the lock byte around the copy."""
+        if not self._lock_guard.acquire(
+                timeout=min(backoff.remaining_s(), threading.TIMEOUT_MAX)):
+            raise self._lock_timeout(
+                timeout_s, "another thread of this process (through the same "
+                           "Region)")
+        try:
+            fd, at = self._lock_fd(), self.lock_file_offset
+            if not self._fcntl(lambda: sync.lock_with_backoff(
+                    fd, at, False, backoff)):
+                raise self._lock_timeout(timeout_s, "a writer")
+            try:
+                with self._seq_cell() as cell:
+                    return sync.locked_read(cell, copy)
+            finally:
+                self._fcntl(lambda: sync.unlock(fd, at))
+        finally:
+            self._lock_guard.release()
 
     def _live_window(self) -> memoryview:
         self._require_open()
@@ -619,6 +973,7 @@ class Region:
         self._window = None
         self._mmap = None
         self._closed = True
+        self._close_fd()
 
 
 def _checked_region_header(read: Callable[[], RegionHeader],

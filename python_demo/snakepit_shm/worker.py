@@ -19,7 +19,20 @@ Requests (``DESC`` is a region descriptor object, CONTRACT section 3)::
     {"op":"attach_time","region":DESC}             ok map_micros=<n>
     {"op":"hold","region":DESC}                    ok held=<count> size=<n>
     {"op":"release_held"}                          ok closed=<count>
+    {"op":"write_consistent","region":DESC,"offset":N,"hex":"..."}
+    {"op":"write_consistent","region":DESC,"offset":N,"fill_u64":V,"count":C}
+                                                   ok bytes=<n> seq=<even>
+    {"op":"read_consistent","region":DESC,"offset":N,"length":L}
+                                                   ok sha256=<hex> seq=<even>
+    {"op":"contend","region":DESC,"role":"writer"|"reader","seconds":S,
+     "words":W,"writer_id":K,"raw":false}
+                                  ok ops=<n> torn=<count> retries=<n>
     {"op":"exit"}                                  ok exit=0, then exit 0
+
+The synchronized ops follow docs/SYNC.md (write lock and ``write_seq``);
+each takes an optional ``"timeout_ms"`` (default 5000) for the lock or a
+consistent read (``error timeout ...`` when it runs out). ``contend`` is
+described in :mod:`snakepit_shm.sync_ops`.
 
 ``scale`` reads the input payload as little-endian float64 and writes
 ``input * factor`` into the output payload in place (numpy when installed,
@@ -33,13 +46,14 @@ warning on stderr. ``hold`` of such a region keeps only its file descriptor.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import sys
 from typing import Any, BinaryIO, Callable, Dict, List, Mapping, TextIO
 
-from . import ops
+from . import ops, sync_ops
 from .errors import ShmError
 from .region import Region, attach
 
@@ -69,6 +83,9 @@ class Worker:
             "attach_time": self._attach_time,
             "hold": self._hold,
             "release_held": self._release_held,
+            "write_consistent": self._write_consistent,
+            "read_consistent": self._read_consistent,
+            "contend": self._contend,
             "exit": self._exit,
         }
 
@@ -136,6 +153,37 @@ class Worker:
     def _release_held(self, request: Mapping[str, Any]) -> Reply:
         return {"closed": self.close_held()}
 
+    def _write_consistent(self, request: Mapping[str, Any]) -> Reply:
+        offset = _optional(request, "offset", int, 0)
+        if "hex" in request:
+            data = bytes.fromhex(_field(request, "hex", str))
+        else:
+            data = sync_ops.u64_words(_field(request, "fill_u64", int),
+                                      _field(request, "count", int))
+        with attach(_field(request, "region", dict)) as region:
+            seq = region.write_consistent(offset, data, _timeout_s(request))
+            return {"bytes": len(data), "seq": seq}
+
+    def _read_consistent(self, request: Mapping[str, Any]) -> Reply:
+        offset = _optional(request, "offset", int, 0)
+        length = _field(request, "length", int)
+        with attach(_field(request, "region", dict)) as region:
+            snapshot = region.read_snapshot(offset, length,
+                                            _timeout_s(request))
+            return {"sha256": hashlib.sha256(snapshot.data).hexdigest(),
+                    "seq": snapshot.seq}
+
+    def _contend(self, request: Mapping[str, Any]) -> Reply:
+        with attach(_field(request, "region", dict)) as region:
+            return dict(sync_ops.contend(
+                region, _field(request, "role", str),
+                float(_field(request, "seconds", (int, float))),
+                _field(request, "words", int),
+                writer_id=_optional(request, "writer_id", int, 0),
+                offset=_optional(request, "offset", int, 0),
+                raw=_optional(request, "raw", bool, False),
+                timeout_s=_timeout_s(request)))
+
     def _exit(self, request: Mapping[str, Any]) -> Reply:
         raise ExitRequested()
 
@@ -178,6 +226,28 @@ def _field(request: Mapping[str, Any], key: str, kind: Any) -> Any:
         raise ProtocolError(f"request field {key!r} has the wrong type "
                             f"{type(value).__name__}")
     return value
+
+
+def _optional(request: Mapping[str, Any], key: str, kind: Any,
+              default: Any) -> Any:
+    """``request[key]`` checked like :func:`_field`, or ``default``."""
+    if key not in request:
+        return default
+    value = request[key]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ProtocolError(f"request field {key!r} must be true or "
+                                f"false, got {type(value).__name__}")
+        return value
+    return _field(request, key, kind)
+
+
+def _timeout_s(request: Mapping[str, Any]) -> float:
+    """The optional ``timeout_ms`` field (default 5000) in seconds."""
+    timeout_ms = _optional(request, "timeout_ms", int, 5000)
+    if timeout_ms < 0:
+        raise ProtocolError(f"timeout_ms must be >= 0, got {timeout_ms}")
+    return timeout_ms / 1000
 
 
 def serve(stdin: BinaryIO, stdout: TextIO) -> int:

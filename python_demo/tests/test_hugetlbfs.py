@@ -21,11 +21,12 @@ from segment_builder import (R_GENERATION, RegionSpec, flip_byte,
                              huge_page_bytes, pattern, poke,
                              poke_region_field, read_file, read_mapped,
                              set_region_state, write_segment)
-from snakepit_shm import InvalidRegionError, StaleDescriptorError, attach
+from snakepit_shm import (InvalidRegionError, LockTimeoutError,
+                          StaleDescriptorError, attach)
 from snakepit_shm.geometry import (PAGE_GRANULE_BYTES, file_geometry,
                                    mount_fs_type, parse_mountinfo_fs_type)
 from test_address_space import run_child
-from test_worker import WorkerProcess, fields
+from worker_process import WorkerProcess, fields
 
 MIB = 1024 * 1024
 HUGE = 2 * MIB
@@ -309,3 +310,23 @@ def test_enomem_fallback_halves_in_huge_pages(hugetlbfs_dir: str) -> None:
     assert any("retrying with windows" in text for text in warnings)
     assert read_mapped(desc["path"], desc["offset"] + 32 * MIB - 320 - 2, 5,
                        page_bytes=HUGE) == b"child"
+
+
+def test_write_lock_and_write_seq_on_hugetlbfs(hugetlbfs_dir: str) -> None:
+    """The lock byte and write_seq live in the huge page before the
+    payload's: both modes reach them through whole-huge-page mappings."""
+    desc = huge_region(hugetlbfs_dir, payload_offset=HUGE + 64, size=4096)
+    data = bytes(range(256)) * 16
+    with attach(desc) as region, \
+            attach(desc, max_window_bytes=HUGE) as windowed:
+        assert windowed.windowed and region.lock_file_offset == HUGE
+        assert region.write_consistent(0, data) == 2
+        assert windowed.read_snapshot(0, 4096) == (data, 2, 0)
+        assert windowed.write_consistent(10, b"yy") == 4
+        assert region.read_consistent(8, 4) == data[8:10] + b"yy"
+        with region.write_lock(timeout_s=0.0):
+            with pytest.raises(LockTimeoutError):
+                windowed.write_consistent(0, b"z", timeout_s=0.05)
+        assert windowed.write_seq == 4
+    assert struct.unpack("<I", read_mapped(desc["path"], HUGE + 60, 4,
+                                           page_bytes=HUGE)) == (4,)
