@@ -83,7 +83,9 @@ public final class RegionSync {
     if ((s1 & 1) != 0) {
       boolean writerAlive = segment.platform().isWriteLockedByOthers(segment.fd(), headerOffset, 1,
           segment.fileName());
-      return writerAlive ? ReadOutcome.RETRY : ReadOutcome.TORN;
+      // a live writer stores the even value just before it unlocks: only a counter that is
+      // still the same odd value after "nobody holds the lock" means a writer died
+      return writerAlive || writeSeq() != s1 ? ReadOutcome.RETRY : ReadOutcome.TORN;
     }
     int[] done = new int[1];
     segment.access(payloadOffset, dst.length, (m, at, len) -> {
