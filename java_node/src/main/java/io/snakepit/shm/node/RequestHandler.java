@@ -181,7 +181,7 @@ final class RequestHandler {
       case "release_many/3": {
         long[] ids = Requests.idList(t.elementAt(1), RegionRegistry.MAX_BATCH);
         Options o = Options.parse(t.elementAt(2), RELEASE_KEYS, "release_many options");
-        int n = registry.releaseMany(ids, o.holder(callerHolder, platform::processStartTicks), o.text("tenant"), now);
+        int n = registry.releaseMany(ids, o.holder(callerHolder, this::startTicksOrGone), o.text("tenant"), now);
         return Terms.ok(Terms.map(Map.of("released", (long) n)));
       }
       case "write/5": {
@@ -248,14 +248,14 @@ final class RequestHandler {
       case "release/3": {
         long id = Requests.regionId(t.elementAt(1));
         Options o = Options.parse(t.elementAt(2), RELEASE_KEYS, "release options");
-        registry.release(id, o.holder(callerHolder, platform::processStartTicks), o.text("tenant"), now);
+        registry.release(id, o.holder(callerHolder, this::startTicksOrGone), o.text("tenant"), now);
         return Terms.OK;
       }
       case "free/2":
       case "free/3": {
         long id = Requests.regionId(t.elementAt(1));
         Options o = Options.parse(arity == 3 ? t.elementAt(2) : new OtpErlangMap(), RELEASE_KEYS, "free options");
-        registry.free(id, o.holder(callerHolder, platform::processStartTicks), o.text("tenant"), now);
+        registry.free(id, o.holder(callerHolder, this::startTicksOrGone), o.text("tenant"), now);
         return Terms.OK;
       }
       case "info/2":
@@ -280,6 +280,16 @@ final class RequestHandler {
       default:
         throw unknown(req);
     }
+  }
+
+  /**
+   * For calls that act on references a holder already has (release, free): an OS-pid
+   * holder that is no longer running is still named (start time 0), so the call answers
+   * {@code :forbidden} (it holds nothing any more: its references were dropped when it
+   * ended) rather than {@code :invalid_request}.
+   */
+  private long startTicksOrGone(long pid) {
+    return Math.max(platform.processStartTicks(pid), 0);
   }
 
   private static long waitMs(Options o) {
