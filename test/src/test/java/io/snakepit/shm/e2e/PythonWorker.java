@@ -48,6 +48,16 @@ final class PythonWorker {
         requestOk("{\"op\":\"hold\",\"region\":" + descriptorJson + "}");
     }
 
+    /** Sends one request without waiting for its reply (see {@link #awaitReply}). */
+    void send(String requestJson) {
+        process.writeLine(requestJson);
+    }
+
+    /** The next reply line ({@code ok ...} or {@code error CODE ...}). */
+    String awaitReply(String what) {
+        return process.awaitLine(l -> l.startsWith("ok") || l.startsWith("error "), REPLY_TIMEOUT, what);
+    }
+
     /** Sends one request and returns its reply line as is ({@code ok ...} or {@code error CODE ...}). */
     String request(String requestJson) {
         process.writeLine(requestJson);
