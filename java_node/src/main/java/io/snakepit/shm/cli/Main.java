@@ -14,6 +14,7 @@ public final class Main {
       "",
       "commands:",
       "  node      start the shared-memory manager (snakepit-shm node --help)",
+      "  sweep     find (and with --reclaim remove) segments of dead managers (snakepit-shm sweep --help)",
       "  help      print this help",
       "");
 
@@ -44,6 +45,7 @@ public final class Main {
     }
     return switch (args.get(0)) {
       case "node" -> NodeCommand.run(NodeOptions.parse(args.subList(1, args.size())));
+      case "sweep" -> SweepCommand.run(args.subList(1, args.size()), System.out);
       default -> throw new UsageException(UsageException.BAD_ARGUMENTS,
           "unknown command '" + args.get(0) + "' (see snakepit-shm help)");
     };

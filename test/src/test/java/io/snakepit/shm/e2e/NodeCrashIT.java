@@ -42,6 +42,29 @@ class NodeCrashIT extends E2eTest {
         assertEquals("ok", harness.runElixir("health").assertSucceeded().get("HEALTH"));
     }
 
+    @Test
+    void theOfflineSweepReportsADeadRunsSegmentsAndReclaimsThemWhenTold() {
+        harness.startNode();
+        ManagedProcess holder = harness.startIdleProcess();
+        ScriptResult held = harness.runElixir("allocate_held", Long.toString(holder.pid())).assertSucceeded();
+        long count = held.getLong("COUNT");
+        harness.node().kill();
+        long files = harness.shmEntries().size();
+        assertTrue(files >= 2, "segments left by the killed node: " + files);
+
+        ManagedProcess dry = harness.startLauncher("sweep-dry",
+                java.util.List.of("sweep", "--shm-dir", harness.shmDir().toString()));
+        assertEquals(0, dry.awaitExit(java.time.Duration.ofSeconds(30)), dry.describeOutput());
+        assertTrue(dry.stdout().contains(files + " of dead managers found (dry run"), dry.stdout());
+        assertEquals(files, harness.shmEntries().size(), "a dry run removes nothing");
+
+        ManagedProcess reclaim = harness.startLauncher("sweep-reclaim",
+                java.util.List.of("sweep", "--shm-dir", harness.shmDir().toString(), "--reclaim", "--json"));
+        assertEquals(0, reclaim.awaitExit(java.time.Duration.ofSeconds(30)), reclaim.describeOutput());
+        assertTrue(reclaim.stdout().contains("\"reclaimed\":" + files), reclaim.stdout());
+        assertEquals(java.util.List.of(), harness.shmEntries(), "regions held: " + count);
+    }
+
     /** The node's stderr once it contains {@code text}, or after 5 s (stderr is read asynchronously). */
     private String awaitStderr(String text) {
         long deadline = System.nanoTime() + 5_000_000_000L;
