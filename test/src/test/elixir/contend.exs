@@ -1,6 +1,6 @@
 # Contends on region ID for SECONDS through the node (the JVM writes and reads for this
-# BEAM): alternately writes WORDS u64 words all equal to (WRITER_ID <<< 32 ||| n) with
-# {:write, ...} and reads them back as one snapshot with {:read, ...}. Prints WRITES,
+# BEAM): writes WORDS u64 words all equal to (WRITER_ID <<< 32 ||| n) with {:write, ...},
+# then reads three snapshots with {:read, ...}, and again. Prints WRITES,
 # READS, TORN (snapshots whose words differ) and WRITERS_SEEN (writer ids seen in reads).
 #
 #   elixir ... contend.exs NODE ID SECONDS WORDS WRITER_ID
@@ -19,16 +19,15 @@ loop = fn loop, n, stats ->
   else
     value = writer_id <<< 32 ||| n
     :ok = E2E.call(node, {:write, id, 0, :binary.copy(<<value::little-64>>, words), %{}})
-    {:ok, <<first::little-64, _::binary>> = bytes} = E2E.call(node, {:read, id, 0, words * 8, %{}})
-    torn = if bytes == :binary.copy(<<first::little-64>>, words), do: 0, else: 1
 
-    loop.(loop, n + 1, %{
-      stats
-      | writes: stats.writes + 1,
-        reads: stats.reads + 1,
-        torn: stats.torn + torn,
-        seen: MapSet.put(stats.seen, first >>> 32)
-    })
+    stats =
+      Enum.reduce(1..3, %{stats | writes: stats.writes + 1}, fn _, acc ->
+        {:ok, <<first::little-64, _::binary>> = bytes} = E2E.call(node, {:read, id, 0, words * 8, %{}})
+        torn = if bytes == :binary.copy(<<first::little-64>>, words), do: 0, else: 1
+        %{acc | reads: acc.reads + 1, torn: acc.torn + torn, seen: MapSet.put(acc.seen, first >>> 32)}
+      end)
+
+    loop.(loop, n + 1, stats)
   end
 end
 

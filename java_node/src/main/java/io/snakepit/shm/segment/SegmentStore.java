@@ -16,6 +16,11 @@ import java.nio.file.Path;
  */
 public final class SegmentStore {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SegmentStore.class);
+  /**
+   * The byte a creator locks (OFD write lock) from creating a segment file until its
+   * header is published: byte 0, which no region lock uses.
+   */
+  public static final long CREATION_LOCK_OFFSET = 0;
   /** Mode of every segment file: owner read/write only. */
   public static final int SEGMENT_MODE = 0600;
   private static final int NAME_ATTEMPTS = 8;
@@ -94,6 +99,9 @@ public final class SegmentStore {
     }
     Mapping mapping = null;
     try {
+      // Held until the header is published: a stale sweep that finds this file headerless
+      // and unlocked knows its creator died in the middle of creating it.
+      platform.tryLock(fd, CREATION_LOCK_OFFSET, 1, true, fileName);
       platform.truncate(fd, sizeBytes, fileName);
       platform.reserve(fd, 0, Math.min(sizeBytes, roundUpToPage(reservedBytes)), fileName);
       long page = hugetlbfs ? fsPageBytes : platform.pageSizeBytes();
@@ -111,6 +119,7 @@ public final class SegmentStore {
           fsPageBytes);
       SegmentHeaderLayout.Header h = new SegmentHeaderLayout.Header(kind, sizeBytes, nowMs, owner);
       s.access(0, SegmentHeaderLayout.HEADER_BYTES, (m, at, len) -> SegmentHeaderLayout.write(m, h));
+      platform.unlock(fd, CREATION_LOCK_OFFSET, 1, fileName);
       return s;
     } catch (RuntimeException e) {
       if (mapping != null) {

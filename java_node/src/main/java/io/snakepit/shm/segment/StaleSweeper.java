@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * and the boot id. The owner is dead when the boot id differs from this boot's, or when
  * no process with that pid runs, or the process with that pid started at another time
  * (the pid was reused). A live owner's segments are left alone whatever its node name, so
- * managers of different names may share a shm dir. A file without a valid header is never
- * touched: it may be a segment a live manager is creating this instant (the magic is
- * written last) or not ours at all; it is counted and reported.
+ * managers of different names may share a shm dir. A file without a valid header is a
+ * segment being created (the magic is written last) unless its creator died: creators hold
+ * an OFD lock on byte 0 until the header is published, so a headerless file that nobody
+ * locks and that is older than a moment is reclaimed; anything else is counted and left.
  *
  * <p>Reclaiming zeroes the file (hole punch over all of it, so a process that still maps
  * it reads zeros) and unlinks it. Two sweeps racing each other are safe: the loser of
@@ -38,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class StaleSweeper {
   private static final Logger LOG = LoggerFactory.getLogger(StaleSweeper.class);
+  /** A headerless unlocked file younger than this may be between open(2) and its creation lock. */
+  static final long CREATION_GRACE_MS = 2000;
 
   private final SharedMemoryPlatform platform;
   private final Path shmDir;
@@ -96,7 +99,14 @@ public final class StaleSweeper {
         progress.accept(scanned);
         SegmentHeaderLayout.Header h = readHeader(p, buf);
         if (h == null) {
-          unreadable++;
+          String orphan = orphanedCreation(p, name);
+          if (orphan != null && (dryRun || reclaim(name, sizeOf(p)))) {
+            reclaimed++;
+            reclaimedByOwner.computeIfAbsent("(unknown: header never written)", k -> new int[1])[0]++;
+            reasonByOwner.putIfAbsent("(unknown: header never written)", orphan);
+          } else {
+            unreadable++;
+          }
           continue;
         }
         if (h.owner().equals(self)) {
@@ -131,6 +141,42 @@ public final class StaleSweeper {
           r.reclaimedBytes(), r.live(), r.unreadable(), r.durationMs());
     }
     return r;
+  }
+
+  /**
+   * Why a file without a valid header is the remains of a creation whose creator died, or
+   * null when it may still be being created (or is not ours). A creator holds an OFD lock
+   * on byte 0 from creating the file until its header is published (SegmentStore), and the
+   * kernel drops that lock when the creator dies; so an unlocked headerless file is
+   * orphaned, once it is older than {@link #CREATION_GRACE_MS} (the instant between
+   * open(2) and the lock).
+   */
+  private String orphanedCreation(Path p, String name) {
+    try {
+      long ageMs = System.currentTimeMillis() - Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis();
+      if (ageMs < CREATION_GRACE_MS) {
+        return null;
+      }
+      int fd = platform.openExisting(shmDir, name, true);
+      try {
+        if (platform.isWriteLockedByOthers(fd, SegmentStore.CREATION_LOCK_OFFSET, 1, name)) {
+          return null;
+        }
+      } finally {
+        platform.close(fd);
+      }
+      return "its creator died before writing its header (no creation lock, " + ageMs / 1000 + " s old)";
+    } catch (IOException | PlatformException e) {
+      return null;
+    }
+  }
+
+  private static long sizeOf(Path p) {
+    try {
+      return Files.size(p);
+    } catch (IOException e) {
+      return 0;
+    }
   }
 
   private static SegmentHeaderLayout.Header readHeader(Path p, ByteBuffer buf) {

@@ -111,17 +111,31 @@ class StaleSweeperTest {
   }
 
   @Test
-  void filesWithoutAValidHeaderAreNeverTouched() throws IOException {
-    Path half = dir.resolve(new SegmentNames().newFileName());
-    Files.write(half, new byte[300]);
+  void aHeaderlessFileIsLeftWhileItMayBeInCreationAndReclaimedOnceItsCreatorIsGone() throws IOException {
+    Path young = dir.resolve(new SegmentNames().newFileName());
+    Files.write(young, new byte[300]);
+    Path orphan = dir.resolve(new SegmentNames().newFileName());
+    Files.write(orphan, new byte[300]);
+    Files.setLastModifiedTime(orphan, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+    Path creating = dir.resolve(new SegmentNames().newFileName());
+    Files.write(creating, new byte[300]);
+    Files.setLastModifiedTime(creating, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+    int creator = platform.openExisting(dir, creating.getFileName().toString(), true);
     Path other = dir.resolve("not-a-segment");
     Files.write(other, new byte[10]);
-    StaleSweeper.Result r = new StaleSweeper(platform, dir, self).sweep(false);
-    assertEquals(1, r.scanned());
-    assertEquals(1, r.unreadable());
-    assertEquals(0, r.reclaimed());
-    assertTrue(Files.exists(half));
-    assertTrue(Files.exists(other));
+    try {
+      assertTrue(platform.tryLock(creator, SegmentStore.CREATION_LOCK_OFFSET, 1, true, "creator"));
+      StaleSweeper.Result r = new StaleSweeper(platform, dir, self).sweep(false);
+      assertEquals(3, r.scanned());
+      assertEquals(1, r.reclaimed(), "only the old, unlocked one");
+      assertEquals(2, r.unreadable());
+      assertTrue(Files.exists(young), "too young: its creator may not have locked it yet");
+      assertTrue(Files.exists(creating), "its creator holds the creation lock");
+      assertFalse(Files.exists(orphan));
+      assertTrue(Files.exists(other));
+    } finally {
+      platform.close(creator);
+    }
   }
 
   @Test

@@ -18,7 +18,10 @@ import org.junit.jupiter.api.Test;
  * (through the node) never see a torn value: every snapshot's words come from one write.
  */
 class ContentionIT extends E2eTest {
+    /** How long the Elixir side contends; Python's writers and readers run longer, so they
+     * overlap it fully even when the Elixir BEAM is slow to start. */
     private static final int SECONDS = 4;
+    private static final int PYTHON_SECONDS = SECONDS + 8;
     private static final int WORDS = 8192; // 64 KiB: a write takes long enough to be raced
 
     @Test
@@ -59,7 +62,7 @@ class ContentionIT extends E2eTest {
     }
 
     private static String contend(String desc, String role, int writerId) {
-        return "{\"op\":\"contend\",\"region\":" + desc + ",\"role\":\"" + role + "\",\"seconds\":" + SECONDS
+        return "{\"op\":\"contend\",\"region\":" + desc + ",\"role\":\"" + role + "\",\"seconds\":" + PYTHON_SECONDS
                 + ",\"words\":" + WORDS + ",\"writer_id\":" + writerId + "}";
     }
 

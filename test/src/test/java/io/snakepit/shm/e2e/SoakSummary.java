@@ -24,6 +24,8 @@ final class SoakSummary {
     int clientKills;
     int killsSkippedLate;
     int deadRunSegmentsReclaimed;
+    /** Segments whose creation a node kill interrupted, reclaimed by a sweep after the creation grace. */
+    int interruptedCreationsReclaimed;
     int staleSegmentsAfterRestart;
     final Map<String, Long> counters = new LinkedHashMap<>();
     final List<String> violations = new ArrayList<>();
@@ -103,6 +105,7 @@ final class SoakSummary {
         item(text, "regions gone with their killed only Python holder", counter("lost_worker_kill"));
         item(text, "Python operations cut short by a kill", counter("python_ops_interrupted"));
         item(text, "dead-run segments reclaimed by the restarted node", deadRunSegmentsReclaimed);
+        item(text, "interrupted creations reclaimed by a later sweep", interruptedCreationsReclaimed);
         line(text, "");
         line(text, "invariants");
         item(text, "checksum mismatches", counter("checksum_mismatches"));
