@@ -275,14 +275,24 @@ def _write(stdout: TextIO, line: str) -> None:
 
 def main() -> int:
     """Entry point: protocol on the real stdout, stray prints to stderr."""
+    return run(serve)
+
+
+def run(serve_fn: Callable[[BinaryIO, TextIO], int], name: str = "snakepit_shm.worker") -> int:
+    """Runs ``serve_fn(stdin, protocol_out)`` as a worker process does.
+
+    The protocol goes to the real stdout; stray prints and logs go to stderr; a reader
+    that went away (BrokenPipeError) or Ctrl-C end the worker with status 0. Workers that
+    extend the protocol (tests, soaks) reuse this entry point with their own serve.
+    """
     protocol_out = sys.stdout
     sys.stdout = sys.stderr
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO,
-        format="snakepit_shm.worker %(levelname)s %(name)s: %(message)s")
-    print(f"snakepit_shm.worker: serving pid={os.getpid()}", file=sys.stderr)
+        format=name + " %(levelname)s %(name)s: %(message)s")
+    print(f"{name}: serving pid={os.getpid()}", file=sys.stderr)
     try:
-        return serve(sys.stdin.buffer, protocol_out)
+        return serve_fn(sys.stdin.buffer, protocol_out)
     except BrokenPipeError:
         # The reader went away: silence the final flush at interpreter exit.
         devnull = os.open(os.devnull, os.O_WRONLY)

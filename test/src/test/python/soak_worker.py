@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 from typing import Any, BinaryIO, Mapping, TextIO
 
@@ -126,18 +125,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="snakepit-shm soak worker")
     parser.add_argument("--tag", default="", help="marks the command line")
     parser.parse_args()
-    protocol_out = sys.stdout
-    sys.stdout = sys.stderr
-    print(f"soak_worker: serving pid={os.getpid()}", file=sys.stderr)
-    try:
-        return serve(sys.stdin.buffer, protocol_out)
-    except BrokenPipeError:
-        # The client BEAM is gone: silence the final flush at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, protocol_out.fileno())
-        return 0
-    except KeyboardInterrupt:
-        return 0
+    return base.run(serve, name="soak_worker")
 
 
 if __name__ == "__main__":

@@ -229,24 +229,25 @@ class RegionRegistryTest {
     assertEquals(2, registry.regionCount(), "a refused allocation changes nothing");
   }
 
-  @Test
-  void aFullTmpfsAnswersNoSpaceAtOnceAndLeavesNothingBehind() throws Exception {
+  private static long fileCount(Path dir) {
+    try (var files = Files.list(dir)) {
+      return files.count();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** Runs {@code body} with a registry on a fresh tmpfs of {@code size} (root only), cleaned up after. */
+  private void withSmallTmpfs(String size, java.util.function.BiConsumer<RegionRegistry, Path> body)
+      throws Exception {
     Path mount = Files.createTempDirectory("snktest-tmpfs");
-    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", mount.toString())
-        .redirectErrorStream(true).start();
+    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=" + size + ",mode=0700", "tmpfs",
+        mount.toString()).redirectErrorStream(true).start();
     org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "needs root to mount a tmpfs");
     try {
       RegionRegistry small = newRegistry(mount, ShmConfig.defaults(64L << 20));
       try {
-        ShmException e = assertThrows(ShmException.class, () -> small.allocate(req(8L << 20, alice), T0));
-        assertEquals(ErrorCode.NO_SPACE, e.code());
-        assertTrue(e.remediation().contains("--shm-size"), e.remediation());
-        assertTrue(e.getMessage().contains(mount.toString()), e.getMessage());
-        try (var files = Files.list(mount)) {
-          assertEquals(0, files.count(), "the failed segment was removed");
-        }
-        Region ok = small.allocate(req(1000, alice), T0);
-        assertEquals(1000, ok.sizeBytes());
+        body.accept(small, mount);
       } finally {
         small.shutdown();
       }
@@ -254,6 +255,18 @@ class RegionRegistryTest {
       new ProcessBuilder("umount", mount.toString()).start().waitFor();
       Files.deleteIfExists(mount);
     }
+  }
+
+  @Test
+  void aFullTmpfsAnswersNoSpaceAtOnceAndLeavesNothingBehind() throws Exception {
+    withSmallTmpfs("2m", (small, mount) -> {
+      ShmException e = assertThrows(ShmException.class, () -> small.allocate(req(8L << 20, alice), T0));
+      assertEquals(ErrorCode.NO_SPACE, e.code());
+      assertTrue(e.remediation().contains("--shm-size"), e.remediation());
+      assertTrue(e.getMessage().contains(mount.toString()), e.getMessage());
+      assertEquals(0, fileCount(mount), "the failed segment was removed");
+      assertEquals(1000, small.allocate(req(1000, alice), T0).sizeBytes());
+    });
   }
 
   @Test
@@ -324,28 +337,14 @@ class RegionRegistryTest {
 
   @Test
   void aBatchThatRunsOutOfSpaceHalfwayGivesBackWhatItMade() throws Exception {
-    Path mount = Files.createTempDirectory("snktest-tmpfs");
-    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mount.toString())
-        .redirectErrorStream(true).start();
-    org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "needs root to mount a tmpfs");
-    try {
-      RegionRegistry small = newRegistry(mount, ShmConfig.defaults(64L << 20));
-      try {
-        ShmException e = assertThrows(ShmException.class,
-            () -> small.allocateMany(new long[] {(1 << 20) + 1, (1 << 20) + 1, 3 << 20}, req(0, alice), T0));
-        assertEquals(ErrorCode.NO_SPACE, e.code());
-        assertEquals(2L, e.extra().get("index"));
-        assertEquals(0, small.regionCount());
-        try (var files = Files.list(mount)) {
-          assertEquals(0, files.count(), "the dedicated segments of the batch are gone");
-        }
-      } finally {
-        small.shutdown();
-      }
-    } finally {
-      new ProcessBuilder("umount", mount.toString()).start().waitFor();
-      Files.deleteIfExists(mount);
-    }
+    withSmallTmpfs("4m", (small, mount) -> {
+      ShmException e = assertThrows(ShmException.class,
+          () -> small.allocateMany(new long[] {(1 << 20) + 1, (1 << 20) + 1, 3 << 20}, req(0, alice), T0));
+      assertEquals(ErrorCode.NO_SPACE, e.code());
+      assertEquals(2L, e.extra().get("index"));
+      assertEquals(0, small.regionCount());
+      assertEquals(0, fileCount(mount), "the dedicated segments of the batch are gone");
+    });
   }
 
   @Test
