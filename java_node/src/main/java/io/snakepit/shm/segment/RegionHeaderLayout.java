@@ -14,7 +14,7 @@ import io.snakepit.shm.platform.Mapping;
  *  +------+------+------+--------------+--------------+--------------+
  *  32             40     44     48             56     60     64
  *  +--------------+------+------+--------------+------+------+
- *  |payload_offset|flags |rsvd  | created_ms   |crc32 | rsvd |
+ *  |payload_offset|flags |rsvd  | created_ms   |crc32 | seq  |
  *  +--------------+------+------+--------------+------+------+
  * </pre>
  *
