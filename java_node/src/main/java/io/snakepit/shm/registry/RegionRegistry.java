@@ -41,8 +41,7 @@ public final class RegionRegistry {
 
   private final RegionTable regions = new RegionTable();
   private final Map<Holder, HolderState> holderStates = new HashMap<>();
-  private final Map<String, Long> bytesBySession = new HashMap<>();
-  private final Map<String, Long> bytesByTenant = new HashMap<>();
+  private final Limits limits = new Limits();
   private final PoolAllocator pool;
   private final StaleSweeper sweeper;
   private final GraceQueue graceQueue = new GraceQueue();
@@ -96,23 +95,9 @@ public final class RegionRegistry {
   /** Allocates a region and gives {@code req.holder()} one reference to it. */
   public Region allocate(AllocateRequest req, long nowMs) {
     long size = req.sizeBytes();
-    if (size <= 0) {
-      throw ShmException.invalid("size must be a positive integer, got " + size).with("requested", size);
-    }
-    if (size > config.maxRegionBytes()) {
-      throw limit("max_region_bytes", config.maxRegionBytes(), 0, size,
-          "Split the data over several regions or raise max_region_bytes.");
-    }
-    if (regions.size() >= config.maxRegions()) {
-      throw limit("max_regions", config.maxRegions(), regions.size(), 1,
-          "Release regions you no longer need, or raise max_regions.");
-    }
-    if (bytesInUse + size > config.maxTotalBytes()) {
-      throw limit("max_total_bytes", config.maxTotalBytes(), bytesInUse, size,
-          "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
-    }
-    checkHolderBytes(holderStates.get(req.holder()), size);
-    checkBudgets(req.session(), req.tenant(), size);
+    Limits.checkRegionSize(config, size);
+    limits.checkAllocation(config, regions.size(), bytesInUse, heldBytes(req.holder()), req.session(), req.tenant(),
+        1, size);
 
     long seq = ++sequence;
     int slot = regions.claim();
@@ -128,8 +113,7 @@ public final class RegionRegistry {
     }
     regions.put(region);
     bytesInUse += size;
-    addBudget(bytesBySession, req.session(), size);
-    addBudget(bytesByTenant, req.tenant(), size);
+    limits.account(req.session(), req.tenant(), size);
     bytesReserved += region.blockBytes();
     region.recordAccess(nowMs);
     addRef(region, req.holder());
@@ -155,26 +139,15 @@ public final class RegionRegistry {
     }
     long total = 0;
     for (int i = 0; i < sizes.length; i++) {
-      long size = sizes[i];
-      if (size <= 0) {
-        throw ShmException.invalid("size must be a positive integer, got " + size).with("index", (long) i);
+      try {
+        Limits.checkRegionSize(config, sizes[i]);
+      } catch (ShmException e) {
+        throw e.with("index", (long) i);
       }
-      if (size > config.maxRegionBytes()) {
-        throw limit("max_region_bytes", config.maxRegionBytes(), 0, size,
-            "Split the data over several regions or raise max_region_bytes.").with("index", (long) i);
-      }
-      total += size;
+      total += sizes[i];
     }
-    if (regions.size() + (long) sizes.length > config.maxRegions()) {
-      throw limit("max_regions", config.maxRegions(), regions.size(), sizes.length,
-          "Release regions you no longer need, or raise max_regions.");
-    }
-    if (bytesInUse + total > config.maxTotalBytes()) {
-      throw limit("max_total_bytes", config.maxTotalBytes(), bytesInUse, total,
-          "Release regions, or raise max_total_bytes (at most what the shm dir can hold).");
-    }
-    checkHolderBytes(holderStates.get(template.holder()), total);
-    checkBudgets(template.session(), template.tenant(), total);
+    limits.checkAllocation(config, regions.size(), bytesInUse, heldBytes(template.holder()), template.session(),
+        template.tenant(), sizes.length, total);
     List<Region> made = new ArrayList<>(sizes.length);
     for (int i = 0; i < sizes.length; i++) {
       try {
@@ -230,7 +203,7 @@ public final class RegionRegistry {
     integrity.check(r, nowMs);
     HolderState hs = holderStates.get(holder);
     if (hs == null || r.refOf(hs) == null) {
-      checkHolderBytes(hs, r.sizeBytes());
+      Limits.checkHolder(config, hs == null ? 0 : hs.bytes, r.sizeBytes());
     }
     r.deallocateAtMs = -1;
     r.recordAccess(nowMs);
@@ -620,8 +593,7 @@ public final class RegionRegistry {
       purgeTtlQueue();
     }
     bytesInUse -= r.sizeBytes();
-    addBudget(bytesBySession, r.session(), -r.sizeBytes());
-    addBudget(bytesByTenant, r.tenant(), -r.sizeBytes());
+    limits.account(r.session(), r.tenant(), -r.sizeBytes());
     bytesReserved -= r.blockBytes();
     deallocatedTotal++;
     Segment s = r.segment();
@@ -715,62 +687,25 @@ public final class RegionRegistry {
     }
   }
 
-  private void checkBudgets(String session, String tenant, long size) {
-    if (session != null) {
-      long used = bytesBySession.getOrDefault(session, 0L);
-      if (used + size > config.maxSessionBytes()) {
-        throw limit("max_session_bytes", config.maxSessionBytes(), used, size,
-            "End sessions you no longer need (release_session), release regions of this session, "
-                + "or raise max_session_bytes.").with("session", session);
-      }
-    }
-    if (tenant != null) {
-      long used = bytesByTenant.getOrDefault(tenant, 0L);
-      if (used + size > config.maxTenantBytes()) {
-        throw limit("max_tenant_bytes", config.maxTenantBytes(), used, size,
-            "Release regions of this tenant, or raise max_tenant_bytes.").with("tenant", tenant);
-      }
-    }
-  }
-
-  private static void addBudget(Map<String, Long> bytes, String key, long delta) {
-    if (key != null) {
-      long left = bytes.merge(key, delta, Long::sum);
-      if (left == 0) {
-        bytes.remove(key);
-      }
-    }
-  }
-
   /** Payload bytes in use per session. */
   public Map<String, Long> bytesBySession() {
-    return new HashMap<>(bytesBySession);
+    return limits.bytesBySession();
   }
 
   /** Payload bytes in use per tenant. */
   public Map<String, Long> bytesByTenant() {
-    return new HashMap<>(bytesByTenant);
+    return limits.bytesByTenant();
   }
 
-  private void checkHolderBytes(HolderState hs, long size) {
-    long held = hs == null ? 0 : hs.bytes;
-    if (held + size > config.maxHolderBytes()) {
-      throw limit("max_holder_bytes", config.maxHolderBytes(), held, size,
-          "Release regions this holder no longer needs, or raise max_holder_bytes.");
-    }
+  private long heldBytes(Holder h) {
+    HolderState hs = holderStates.get(h);
+    return hs == null ? 0 : hs.bytes;
   }
 
   private static ShmException notHolder(Region r, Holder h, String call) {
     return ShmException.of(ErrorCode.FORBIDDEN, h + " holds no reference to region " + r.idText() + " to " + call,
         "Only a current holder may " + call + "; pass holder: in the options to act for another holder.")
         .with("id", r.idText());
-  }
-
-  private static ShmException limit(String name, long limit, long current, long requested, String remediation) {
-    return ShmException.of(ErrorCode.LIMIT_EXCEEDED, name + " exceeded: limit " + limit + ", in use " + current
-        + ", requested " + requested, remediation)
-        .with("limit_name", new ShmException.Atom(name)).with("limit", limit).with("current", current)
-        .with("requested", requested);
   }
 
   private ShmException platformError(PlatformException e, long requested) {
