@@ -62,6 +62,55 @@ class LauncherErrorsIT extends E2eTest {
         assertFalse(launcher.stdout().contains("ready"), launcher.describeOutput());
     }
 
+    @Test
+    void anUnsafeShmDirIsRefusedWithARemediation() throws Exception {
+        Path link = harness.shmDir().resolveSibling(harness.shmDir().getFileName() + "-link");
+        Path open = harness.shmDir().resolve("world-writable");
+        java.nio.file.Files.createSymbolicLink(link, harness.shmDir());
+        java.nio.file.Files.createDirectory(open);
+        java.nio.file.Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString(
+                "rwxrwxrwx"));
+        try {
+            for (Path dir : List.of(link, open)) {
+                ManagedProcess launcher = harness.startLauncher("unsafe-" + dir.getFileName(), List.of("node",
+                        "--name", harness.uniqueName("snk_e2e"), "--cookie-file", harness.cookieFile().toString(),
+                        "--shm-dir", dir.toString()));
+                assertNotEquals(0, launcher.awaitExit(EXIT_TIMEOUT), launcher.describeOutput());
+                String reason = oneLine(launcher);
+                assertTrue(reason.contains(dir.toString()) && (reason.contains("symbolic link")
+                        || reason.contains("chmod +t")), "the reason names the dir and the fix: " + reason);
+                assertFalse(launcher.stdout().contains("ready"), launcher.describeOutput());
+            }
+        } finally {
+            java.nio.file.Files.deleteIfExists(link);
+            java.nio.file.Files.deleteIfExists(open);
+        }
+    }
+
+    @Test
+    void anotherUserCannotOpenASegment() throws Exception {
+        harness.startNode();
+        ManagedProcess holder = harness.startIdleProcess();
+        ScriptResult held = harness.runElixir("allocate_held", Long.toString(holder.pid())).assertSucceeded();
+        String path = held.get("PATH_0");
+        // the shm dir itself is 0700; open the way for the other user to reach the file itself
+        java.nio.file.Files.setPosixFilePermissions(harness.shmDir(),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+        try {
+            Process other = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "/usr/bin/python3", "-c", "import sys\ntry:\n    open(sys.argv[1], 'rb').read(1)\n    print('OPENED')\n"
+                    + "except PermissionError:\n    print('DENIED')", path).redirectErrorStream(true).start();
+            String out = new String(other.getInputStream().readAllBytes()).trim();
+            assertEquals(0, other.waitFor(), out);
+            assertEquals("DENIED", out, "a segment (mode 0600) must not open for user nobody");
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                    java.nio.file.Files.getPosixFilePermissions(Path.of(path))));
+        } finally {
+            java.nio.file.Files.setPosixFilePermissions(harness.shmDir(),
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+
     /** The launcher's stderr, which must be exactly one non-blank line. */
     private static String oneLine(ManagedProcess launcher) {
         List<String> lines = launcher.stderr().lines().filter(line -> !line.isBlank()).toList();
