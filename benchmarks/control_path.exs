@@ -19,35 +19,25 @@ defmodule Bench.ControlPath do
 
   def run(ctx) do
     params = params(ctx)
-    dir = Context.shm_dir!(ctx, "control")
-
-    try do
-      manager = Manager.start!(ctx, "node", dir)
+    Manager.with_node(ctx, "control", fn manager ->
+      baseline = Baseline.start!(ctx)
 
       try do
-        baseline = Baseline.start!(ctx)
+        servers = %{node: manager.node, erlang: baseline.node}
+        single = single_caller(ctx, servers, params)
+        concurrent = concurrent_callers(ctx, servers, params)
+        batch = batch(ctx, servers, params)
 
-        try do
-          servers = %{node: manager.node, erlang: baseline.node}
-          single = single_caller(ctx, servers, params)
-          concurrent = concurrent_callers(ctx, servers, params)
-          batch = batch(ctx, servers, params)
-
-          Context.write_results!(ctx, %{
-            params: params,
-            single: single,
-            concurrent: concurrent,
-            batch: batch
-          })
-        after
-          Baseline.stop(baseline)
-        end
+        Context.write_results!(ctx, %{
+          params: params,
+          single: single,
+          concurrent: concurrent,
+          batch: batch
+        })
       after
-        Manager.stop(manager)
+        Baseline.stop(baseline)
       end
-    after
-      Context.remove_dir(dir)
-    end
+    end)
   end
 
   defp params(ctx) do

@@ -15,28 +15,18 @@ defmodule Bench.MapAttach do
   @sizes [4 * @kib, 64 * @kib, @mib, 16 * @mib, 256 * @mib, 1024 * @mib]
 
   def run(ctx) do
-    dir = Context.shm_dir!(ctx, "map")
+    Manager.with_node(ctx, "map", fn manager ->
+      regions = Enum.map(@sizes, &prepare(manager.node, &1))
+      plan = Enum.map(regions, &Map.merge(&1, reps(ctx, &1.desc.size)))
+      run_python(ctx, plan)
+      run_java(ctx, plan)
+      Enum.each(regions, fn %{desc: d} -> Manager.ok!(manager.node, {:release, d.id, %{}}) end)
 
-    try do
-      manager = Manager.start!(ctx, "node", dir)
-
-      try do
-        regions = Enum.map(@sizes, &prepare(manager.node, &1))
-        plan = Enum.map(regions, &Map.merge(&1, reps(ctx, &1.desc.size)))
-        run_python(ctx, plan)
-        run_java(ctx, plan)
-        Enum.each(regions, fn %{desc: d} -> Manager.ok!(manager.node, {:release, d.id, %{}}) end)
-
-        Context.write_results!(ctx, %{
-          params: %{sizes: @sizes, page_bytes: 4096,
-                    reps: Enum.map(plan, &Map.take(&1, [:reps_first_last, :reps_every_page]))}
-        })
-      after
-        Manager.stop(manager)
-      end
-    after
-      Context.remove_dir(dir)
-    end
+      Context.write_results!(ctx, %{
+        params: %{sizes: @sizes, page_bytes: 4096,
+                  reps: Enum.map(plan, &Map.take(&1, [:reps_first_last, :reps_every_page]))}
+      })
+    end)
   end
 
   defp reps(ctx, size) do

@@ -42,10 +42,7 @@ defmodule Bench.Scale do
   # --- latency with live regions -------------------------------------------------------
 
   defp live_regions(ctx, p) do
-    dir = Context.shm_dir!(ctx, "scale")
-
-    try do
-      manager = Manager.start!(ctx, "node", dir)
+    Manager.with_node(ctx, "scale", fn manager ->
       holder = spawn(fn -> receive do: (:stop -> :ok) end)
 
       try do
@@ -77,11 +74,8 @@ defmodule Bench.Scale do
         end)
       after
         Process.exit(holder, :kill)
-        Manager.stop(manager)
       end
-    after
-      Context.remove_dir(dir)
-    end
+    end)
   end
 
   defp ensure_max_regions(node, needed) do

@@ -158,6 +158,27 @@ defmodule Bench.Manager do
     end
   end
 
+  @doc """
+  Runs `fun.(manager)` with a node (role `node`) serving a fresh shm dir made for
+  `purpose`; always stops the node and removes the dir, also when `fun` raises.
+  """
+  @spec with_node(Bench.Context.t(), String.t(), (t() -> result)) :: result when result: term()
+  def with_node(ctx, purpose, fun) do
+    dir = Bench.Context.shm_dir!(ctx, purpose)
+
+    try do
+      manager = start!(ctx, "node", dir)
+
+      try do
+        fun.(manager)
+      after
+        stop(manager)
+      end
+    after
+      Bench.Context.remove_dir(dir)
+    end
+  end
+
   @doc "Stops the node (stdin EOF: it unlinks its segments and exits)."
   @spec stop(t()) :: :ok | :error
   def stop(%{lp: lp}), do: Bench.LinePort.close(lp)
