@@ -6,10 +6,12 @@ import io.snakepit.shm.node.ShmNode;
 import io.snakepit.shm.platform.Platforms;
 import io.snakepit.shm.platform.PlatformException;
 import io.snakepit.shm.platform.SharedMemoryPlatform;
+import io.snakepit.shm.registry.OperatorKey;
 import io.snakepit.shm.registry.ShmConfig;
 import io.snakepit.shm.registry.ShmException;
 import io.snakepit.shm.segment.ManagerInstance;
 import io.snakepit.shm.segment.SegmentStore;
+import io.snakepit.shm.segment.ShmDirGuard;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -17,9 +19,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.LinkOption;
 import java.security.SecureRandom;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -44,6 +45,7 @@ public final class NodeCommand {
     String cookie = cookie(o);
     String fullName = o.name().contains("@") ? o.name() : o.name() + "@" + shortHostName();
     checkShmDir(o.shmDir());
+    OperatorKey operatorKey = operatorKey(o.operatorKeyFile());
     checkEpmd();
     checkNameFree(fullName);
 
@@ -69,6 +71,7 @@ public final class NodeCommand {
     } catch (IOException e) {
       throw new UsageException(UsageException.ENVIRONMENT, "cannot start node " + fullName + ": " + e.getMessage());
     }
+    node.setOperatorKey(operatorKey);
     Signal.handle(new Signal("TERM"), s -> node.requestShutdown());
     Signal.handle(new Signal("INT"), s -> node.requestShutdown());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -120,24 +123,50 @@ public final class NodeCommand {
   }
 
   private static void checkShmDir(Path dir) throws UsageException {
-    if (Files.isSymbolicLink(dir)) {
-      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " is a symbolic link; name the real directory");
-    }
-    if (!Files.isDirectory(dir)) {
-      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " does not exist or is not a directory");
+    String problem = ShmDirGuard.dirProblem(dir);
+    if (problem != null) {
+      throw new UsageException(UsageException.ENVIRONMENT, problem);
     }
     if (!Files.isWritable(dir)) {
       throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " is not writable by this user");
     }
+  }
+
+  /**
+   * The operator key from {@code file}: a regular file of this user that no one else may
+   * read or write (like an ssh key), holding at least {@link OperatorKey#MIN_CHARS}
+   * characters. No file: no operators.
+   */
+  static OperatorKey operatorKey(Path file) throws UsageException {
+    if (file == null) {
+      return OperatorKey.none();
+    }
+    String what = "--operator-key-file " + file;
     try {
-      Set<PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
-      boolean sticky = Files.getAttribute(dir, "unix:mode") instanceof Integer mode && (mode & 01000) != 0;
-      if (perms.contains(PosixFilePermission.OTHERS_WRITE) && !sticky) {
-        throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir
-            + " is world-writable without the sticky bit; run chmod +t " + dir + " or use another directory");
+      if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+        throw new UsageException(UsageException.ENVIRONMENT, what + " is not a regular file (symbolic links are "
+            + "refused)");
       }
+      int mode = (Integer) Files.getAttribute(file, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+      long uid = ((Integer) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS)) & 0xFFFFFFFFL;
+      if ((mode & 077) != 0) {
+        throw new UsageException(UsageException.ENVIRONMENT, what + " has mode " + Integer.toOctalString(mode & 0777)
+            + ": others may read it; run chmod 600 " + file);
+      }
+      if (uid != ShmDirGuard.ownUid()) {
+        throw new UsageException(UsageException.ENVIRONMENT, what + " belongs to uid " + uid
+            + ", not to the user running the node");
+      }
+      String key = Files.readString(file, StandardCharsets.UTF_8).strip();
+      if (key.length() < OperatorKey.MIN_CHARS) {
+        throw new UsageException(UsageException.ENVIRONMENT, what + " holds " + key.length()
+            + " characters; an operator key needs at least " + OperatorKey.MIN_CHARS
+            + " (e.g. head -c 24 /dev/urandom | base64 > FILE)");
+      }
+      return OperatorKey.of(key);
     } catch (IOException | UnsupportedOperationException e) {
-      // permissions are checked where the file system reports them
+      throw new UsageException(UsageException.ENVIRONMENT, "cannot read " + what + " (" + e.getClass().getSimpleName()
+          + ")");
     }
   }
 

@@ -13,10 +13,11 @@ import java.util.List;
  * @param shmDir          where segments live
  * @param configFile      configuration file, or null
  * @param exitOnStdinEof  exit when stdin closes
+ * @param operatorKeyFile file holding the operator key (SECURITY.md), or null for no operators
  * @param help            print usage and exit
  */
 public record NodeOptions(String name, String cookie, Path cookieFile, Path shmDir, Path configFile,
-    boolean exitOnStdinEof, boolean help) {
+    boolean exitOnStdinEof, boolean help, Path operatorKeyFile) {
 
   public static final String DEFAULT_NAME = "snakepit_shm";
   public static final Path DEFAULT_SHM_DIR = Path.of("/dev/shm");
@@ -34,6 +35,9 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       "  --shm-dir DIR         directory of segments, a tmpfs or hugetlbfs (default: /dev/shm)",
       "  --config FILE         configuration file, 'key = value' lines (default: none)",
       "  --exit-on-stdin-eof   exit when stdin closes, for use as an Erlang Port (default: off)",
+      "  --operator-key-file FILE",
+      "                        key that lets a caller list and inspect every tenant's regions;",
+      "                        FILE must be yours with mode 0600 or 0400 (default: no operators)",
       "  --help                print this help",
       "");
 
@@ -46,6 +50,7 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
     Path config = null;
     boolean exitOnEof = false;
     boolean help = false;
+    Path operatorKeyFile = null;
     for (int i = 0; i < args.size(); i++) {
       String a = args.get(i);
       String flag = a;
@@ -62,6 +67,7 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
         case "--shm-dir" -> shmDir = Path.of(value(args, i++, flag, inline));
         case "--config" -> config = Path.of(value(args, i++, flag, inline));
         case "--exit-on-stdin-eof" -> exitOnEof = true;
+        case "--operator-key-file" -> operatorKeyFile = Path.of(value(args, i++, flag, inline));
         case "--help", "-h" -> help = true;
         default -> throw new UsageException(UsageException.BAD_ARGUMENTS,
             "unknown option '" + a + "' for node (see snakepit-shm node --help)");
@@ -77,7 +83,7 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       throw new UsageException(UsageException.BAD_ARGUMENTS,
           "bad node name '" + name + "': use letters, digits, _ and -, optionally @host");
     }
-    return new NodeOptions(name, cookie, cookieFile, shmDir, config, exitOnEof, help);
+    return new NodeOptions(name, cookie, cookieFile, shmDir, config, exitOnEof, help, operatorKeyFile);
   }
 
   private static String value(List<String> args, int i, String flag, String inline) throws UsageException {

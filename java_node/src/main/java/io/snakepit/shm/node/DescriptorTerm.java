@@ -19,7 +19,7 @@ final class DescriptorTerm extends OtpErlangObject {
   private static final long serialVersionUID = 1L;
   /** The keys in Erlang term order (atoms compare alphabetically). */
   private static final byte[][] KEYS = atoms("access", "generation", "id", "offset", "path", "segment", "session",
-      "size", "tenant");
+      "size", "tenant", "token");
   private static final byte[] NIL = atom("nil");
   private static final byte[] READ_WRITE = atom("read_write");
   private static final byte[] READ_ONLY = atom("read_only");
@@ -72,6 +72,8 @@ final class DescriptorTerm extends OtpErlangObject {
     buf.write_long(region.sizeBytes());
     buf.writeN(KEYS[8]);
     text(buf, region.tenant());
+    buf.writeN(KEYS[9]);
+    buf.write_binary(region.tokenText().getBytes(StandardCharsets.US_ASCII));
   }
 
   private static void text(OtpOutputStream buf, String s) {

@@ -7,6 +7,8 @@ import io.snakepit.shm.platform.SharedMemoryPlatform;
 import io.snakepit.shm.registry.Holder;
 import io.snakepit.shm.registry.Region;
 import io.snakepit.shm.registry.RegionRegistry;
+import io.snakepit.shm.registry.SecurityEvent;
+import io.snakepit.shm.registry.SecurityLog;
 import io.snakepit.shm.registry.ShmException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -103,6 +105,7 @@ final class Reports {
     m.put("calls", metrics.callsAsMap());
     m.put("errors", metrics.errorsAsMap());
     m.put("dropped_messages", metrics.droppedMessages());
+    m.put("security", securityCounts());
     m.put("uptime_ms", now - startedMs);
     return m;
   }
@@ -146,6 +149,43 @@ final class Reports {
     return freeBytes == 0 ? 0.0 : 1.0 - (double) largestFreeBytes / freeBytes;
   }
 
+  /** {@code %{kind => count}} with every kind, as in {@code stats.security}. */
+  private Map<String, Object> securityCounts() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (Map.Entry<SecurityEvent.Kind, Long> e : registry.security().counts().entrySet()) {
+      m.put(e.getKey().atom(), e.getValue());
+    }
+    return m;
+  }
+
+  /**
+   * The {@code security} section of health: event counts, the most recent events, the
+   * shm dir problems now seen, and whether an operator key is set.
+   */
+  private Map<String, Object> securitySection() {
+    SecurityLog log = registry.security();
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("events_total", log.total());
+    m.put("events", securityCounts());
+    List<Object> recent = new ArrayList<>();
+    for (SecurityEvent e : log.recent()) {
+      Map<String, Object> ev = new LinkedHashMap<>();
+      ev.put("kind", new ShmException.Atom(e.kind().atom()));
+      ev.put("call", new ShmException.Atom(e.call()));
+      ev.put("who", e.who());
+      ev.put("id", e.regionId());
+      ev.put("tenant", e.tenant());
+      ev.put("detail", e.detail());
+      ev.put("at_ms", e.atMs());
+      recent.add(ev);
+    }
+    m.put("recent", recent);
+    m.put("shm_dir_problems", new ArrayList<Object>(registry.shmDirProblems()));
+    m.put("operator_key", registry.hasOperatorKey());
+    m.put("acquire_token", new ShmException.Atom(registry.config().acquireTokenRequired() ? "required" : "optional"));
+    return m;
+  }
+
   Map<String, Object> health() {
     List<Object> checks = new ArrayList<>();
     String status = "ok";
@@ -172,6 +212,13 @@ final class Reports {
     if (invalid > 0 && status.equals("ok")) {
       status = "degraded";
     }
+    List<String> dirProblems = registry.shmDirProblems();
+    checks.add(check("security", dirProblems.isEmpty() ? "ok" : "degraded", dirProblems.isEmpty()
+        ? registry.security().total() + " security event(s) since start; shm dir and segment files as made"
+        : dirProblems.size() + " shm dir problem(s); first: " + dirProblems.get(0)));
+    if (!dirProblems.isEmpty() && status.equals("ok")) {
+      status = "degraded";
+    }
     List<Object> invalidList = new ArrayList<>();
     for (io.snakepit.shm.registry.InvalidRegion i : found) {
       Map<String, Object> e = new LinkedHashMap<>();
@@ -188,6 +235,8 @@ final class Reports {
     m.put("shm_dir", shmDir.toString());
     m.put("node", new ShmException.Atom(nodeName));
     m.put("regions", (long) registry.regionCount());
+    m.put("invalid_regions", invalidList);
+    m.put("security", securitySection());
     return m;
   }
 

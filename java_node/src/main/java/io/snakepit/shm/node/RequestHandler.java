@@ -45,9 +45,11 @@ final class RequestHandler {
   private ShmException lastShortage;
   private long lastWaitMs;
   private long lastPollMs;
-  private static final Set<String> ACQUIRE_KEYS = Set.of("holder", "access", "tenant");
+  private static final Set<String> ACQUIRE_KEYS = Set.of("holder", "access", "tenant", "token");
+  private static final Set<String> INFO_KEYS = Set.of("tenant", "operator_key");
   private static final Set<String> RELEASE_KEYS = Set.of("holder", "tenant");
-  private static final Set<String> LIST_KEYS = Set.of("session", "tenant", "label", "holder", "limit");
+  private static final Set<String> LIST_KEYS = Set.of("session", "tenant", "label", "holder", "limit",
+      "operator_key");
   private static final Set<String> SYNC_KEYS = Set.of("holder", "tenant", "wait_ms");
   /** Largest consistent write or read in one call. */
   static final int MAX_SYNC_BYTES = 64 << 20;
@@ -242,7 +244,7 @@ final class RequestHandler {
         Options o = Options.parse(t.elementAt(2), ACQUIRE_KEYS, "acquire options");
         Holder holder = o.holder(callerHolder, platform::processStartTicks);
         Access access = o.access("access", Access.READ_WRITE);
-        Region r = registry.acquire(id, holder, o.text("tenant"), now);
+        Region r = registry.acquire(id, holder, o.text("tenant"), o.text("token"), now);
         return Terms.ok(new DescriptorTerm(r, access));
       }
       case "release/3": {
@@ -259,14 +261,19 @@ final class RequestHandler {
         return Terms.OK;
       }
       case "info/2":
-        return Terms.ok(Terms.map(Reports.info(registry.info(Requests.regionId(t.elementAt(1))))));
+      case "info/3": {
+        long id = Requests.regionId(t.elementAt(1));
+        Options o = Options.parse(arity == 3 ? t.elementAt(2) : new OtpErlangMap(), INFO_KEYS, "info options");
+        return Terms.ok(Terms.map(Reports.info(registry.info(id, callerHolder, o.text("tenant"),
+            o.text("operator_key"), now))));
+      }
       case "list/2": {
         Options o = Options.parse(t.elementAt(1), LIST_KEYS, "list filter");
         ListFilter f = new ListFilter(o.text("session"), o.text("tenant"), o.text("label"),
             o.has("holder") ? o.holder(null, pid -> Math.max(platform.processStartTicks(pid), 0)) : null,
             o.positiveInt("limit", ListFilter.DEFAULT_LIMIT));
         List<Object> infos = new ArrayList<>();
-        for (Region r : registry.list(f)) {
+        for (Region r : registry.list(f, callerHolder, o.text("operator_key"), now)) {
           infos.add(Reports.info(r));
         }
         return Terms.ok(Terms.term(infos));

@@ -92,6 +92,13 @@ public final class ShmNode implements HolderListener {
   }
 
   /**
+   * Sets the operator key (SECURITY.md "Operator role"); call before {@link #start()}.
+   */
+  public void setOperatorKey(io.snakepit.shm.registry.OperatorKey key) {
+    registry.setOperatorKey(key);
+  }
+
+  /**
    * Sweeps the shm dir for segments of dead managers; call before {@link #start()}, so it
    * runs before the node serves.
    */

@@ -50,6 +50,9 @@ public final class Region {
   int refcount;
   private long lastAccessMs;
   private long accessCount;
+  /** The capability token (CapabilityToken), set once right after construction. */
+  private long tokenHi;
+  private long tokenLo;
   /** Where the region sits in a pooled segment, or null for a dedicated segment. */
   PoolAllocator.Block poolBlock;
   /** When the grace period ends, or -1 while referenced. */
@@ -100,6 +103,21 @@ public final class Region {
 
   public long generation() {
     return generation;
+  }
+
+  void token(long hi, long lo) {
+    tokenHi = hi;
+    tokenLo = lo;
+  }
+
+  /** The capability token as on the wire: 32 hex digits. Only descriptors carry it. */
+  public String tokenText() {
+    return CapabilityToken.format(tokenHi, tokenLo);
+  }
+
+  /** True when {@code presented} is this region's token (constant-time). */
+  boolean tokenMatches(String presented) {
+    return CapabilityToken.matches(presented, tokenHi, tokenLo);
   }
 
   public Segment segment() {

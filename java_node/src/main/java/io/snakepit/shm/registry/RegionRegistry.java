@@ -60,6 +60,15 @@ public final class RegionRegistry {
   private final RegionIntegrity integrity = new RegionIntegrity();
   private long nextIntegrityCheckMs;
   private long holderDeathsTotal;
+  private final CapabilityToken tokens = new CapabilityToken();
+  private final long[] tokenScratch = new long[2];
+  private final SecurityLog security = new SecurityLog();
+  private OperatorKey operatorKey = OperatorKey.none();
+  /** The first sequence number of this run: ids with a lower one were never issued here. */
+  private final long firstSequence;
+  private final long ownUid = io.snakepit.shm.segment.ShmDirGuard.ownUid();
+  /** Problems the periodic shm dir check reported and still sees (each is reported once). */
+  private final Set<String> knownDirProblems = new LinkedHashSet<>();
 
   public RegionRegistry(SegmentStore store, ShmConfig config, HolderListener listener) {
     this.store = store;
@@ -67,6 +76,7 @@ public final class RegionRegistry {
     this.listener = listener;
     // ids of different runs differ: the sequence starts at a random point of 2^38
     this.sequence = new SecureRandom().nextLong() >>> (64 - 38);
+    this.firstSequence = sequence + 1;
     this.pool = new PoolAllocator(store, sizeClasses(config), config.poolSegmentBytes());
     this.sweeper = new StaleSweeper(store.platform(), store.shmDir(), store.owner());
   }
@@ -88,6 +98,21 @@ public final class RegionRegistry {
     config = next;
     pool.reconfigure(sizeClasses(next), next.poolSegmentBytes());
     return config;
+  }
+
+  /** Sets the key that makes a caller an operator (SECURITY.md); {@link OperatorKey#none()} for none. */
+  public void setOperatorKey(OperatorKey key) {
+    this.operatorKey = key;
+  }
+
+  /** True when the node has an operator key. */
+  public boolean hasOperatorKey() {
+    return operatorKey.isSet();
+  }
+
+  /** Security events so far (SECURITY.md "Security events"). */
+  public SecurityLog security() {
+    return security;
   }
 
   // ---------------------------------------------------------------- calls
@@ -175,12 +200,12 @@ public final class RegionRegistry {
     HolderState hs = holderStates.get(holder);
     for (int i = 0; i < ids.length; i++) {
       try {
-        Region r = find(ids[i]);
-        checkTenant(r, tenant);
+        Region r = find(ids[i], "release_many", holder, tenant, nowMs);
+        checkTenant(r, "release_many", holder, tenant, nowMs);
         int n = wanted.merge(ids[i], 1, Integer::sum);
         RefNode node = hs == null ? null : r.refOf(hs);
         if (node == null || node.count < n) {
-          throw notHolder(r, holder, "release");
+          throw notHolder(r, holder, tenant, "release_many", nowMs);
         }
       } catch (ShmException e) {
         throw e.with("index", (long) i).with("id", Region.formatId(ids[i]));
@@ -192,11 +217,18 @@ public final class RegionRegistry {
     return ids.length;
   }
 
-  /** Adds a reference for {@code holder} to a live region. */
-  public Region acquire(long id, Holder holder, String tenant, long nowMs) {
-    Region r = find(id);
-    checkTenant(r, tenant);
+  /**
+   * Adds a reference for {@code holder} to a live region. {@code token} is the region's
+   * capability token from its descriptor; it is required unless {@code acquire_token} is
+   * {@code :optional}, and a wrong one is always refused.
+   */
+  public Region acquire(long id, Holder holder, String tenant, String token, long nowMs) {
+    Region r = find(id, "acquire", holder, tenant, nowMs);
+    checkTenant(r, "acquire", holder, tenant, nowMs);
+    checkToken(r, holder, tenant, token, nowMs);
     if (r.state() == Region.State.FREED) {
+      securityEvent(SecurityEvent.Kind.FREED_REGION, "acquire", holder, r.idText(), tenant,
+          "acquire of a freed region", nowMs);
       throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " was freed; it takes no new acquires",
           "Allocate a new region.").with("id", r.idText());
     }
@@ -213,16 +245,16 @@ public final class RegionRegistry {
 
   /** Drops one of {@code holder}'s references. */
   public void release(long id, Holder holder, String tenant, long nowMs) {
-    Region r = find(id);
-    checkTenant(r, tenant);
-    dropRefs(refOrForbidden(r, holder, "release"), 1, nowMs);
+    Region r = find(id, "release", holder, tenant, nowMs);
+    checkTenant(r, "release", holder, tenant, nowMs);
+    dropRefs(refOrForbidden(r, holder, tenant, "release", nowMs), 1, nowMs);
   }
 
   /** Forbids new acquires and drops one of {@code holder}'s references. */
   public void free(long id, Holder holder, String tenant, long nowMs) {
-    Region r = find(id);
-    checkTenant(r, tenant);
-    RefNode node = refOrForbidden(r, holder, "free");
+    Region r = find(id, "free", holder, tenant, nowMs);
+    checkTenant(r, "free", holder, tenant, nowMs);
+    RefNode node = refOrForbidden(r, holder, tenant, "free", nowMs);
     r.markFreed();
     dropRefs(node, 1, nowMs);
   }
@@ -237,9 +269,10 @@ public final class RegionRegistry {
    */
   public SyncTarget syncTarget(long id, Holder holder, String tenant, long offsetBytes, long lengthBytes,
       boolean write, long nowMs) {
-    Region r = find(id);
-    checkTenant(r, tenant);
-    refOrForbidden(r, holder, write ? "write" : "read");
+    String call = write ? "write" : "read";
+    Region r = find(id, call, holder, tenant, nowMs);
+    checkTenant(r, call, holder, tenant, nowMs);
+    refOrForbidden(r, holder, tenant, call, nowMs);
     if (r.state() == Region.State.INVALID) {
       integrity.check(r, nowMs);
     }
@@ -251,13 +284,30 @@ public final class RegionRegistry {
         r.payloadOffsetBytes() + offsetBytes);
   }
 
-  /** The region with this id. */
-  public Region info(long id) {
-    return find(id);
+  /**
+   * The region with this id, for a caller of {@code tenant} ({@code :forbidden} for a region
+   * of another tenant) or an operator ({@code operatorKey} given: it must match).
+   */
+  public Region info(long id, Holder caller, String tenant, String operatorKey, long nowMs) {
+    boolean operator = checkOperator("info", caller, tenant, operatorKey, nowMs);
+    Region r = find(id, "info", caller, tenant, nowMs);
+    if (!operator) {
+      checkTenant(r, "info", caller, tenant, nowMs);
+    }
+    return r;
   }
 
-  /** Regions matching the filter, oldest first, at most {@code filter.limit()}. */
-  public List<Region> list(ListFilter filter) {
+  /**
+   * Regions matching the filter, oldest first, at most {@code filter.limit()}. A caller
+   * that is not an operator sees only the regions of its own tenant ({@code filter.tenant()};
+   * without one, only regions without a tenant); an operator sees every tenant's, or the
+   * one its filter names.
+   */
+  public List<Region> list(ListFilter filter, Holder caller, String operatorKey, long nowMs) {
+    boolean operator = checkOperator("list", caller, filter.tenant(), operatorKey, nowMs);
+    if (!operator) {
+      filter = filter.onlyTenant();
+    }
     List<Region> out = new ArrayList<>();
     if (filter.holder() != null) {
       HolderState hs = holderStates.get(filter.holder());
@@ -345,6 +395,7 @@ public final class RegionRegistry {
     if (nowMs >= nextIntegrityCheckMs) {
       nextIntegrityCheckMs = nowMs + config.integrityCheckMs();
       integrity.scan(regions, INTEGRITY_BUDGET, nowMs);
+      checkShmDir(INTEGRITY_BUDGET, nowMs);
     }
     long next = Math.min(Math.min(nextOsPidCheckMs, nextPoolCheckMs), nextIntegrityCheckMs);
     if (!graceQueue.isEmpty()) {
@@ -494,10 +545,13 @@ public final class RegionRegistry {
     return r;
   }
 
-  private static Region newRegion(long id, long generation, Segment s, long headerOffset, long blockBytes,
+  private Region newRegion(long id, long generation, Segment s, long headerOffset, long blockBytes,
       AllocateRequest req, long nowMs) {
-    return new Region(id, generation, s, headerOffset, req.sizeBytes(), blockBytes, req.sensitive(), req.tenant(),
+    Region r = new Region(id, generation, s, headerOffset, req.sizeBytes(), blockBytes, req.sensitive(), req.tenant(),
         req.session(), req.label(), req.access(), req.ttlMs(), nowMs);
+    tokens.next(tokenScratch);
+    r.token(tokenScratch[0], tokenScratch[1]);
+    return r;
   }
 
   private static void writeHeader(Region r, long nowMs) {
@@ -529,11 +583,11 @@ public final class RegionRegistry {
   }
 
   /** The holder's references to {@code r}, or {@code :forbidden} when it has none. */
-  private RefNode refOrForbidden(Region r, Holder h, String call) {
+  private RefNode refOrForbidden(Region r, Holder h, String tenant, String call, long nowMs) {
     HolderState hs = holderStates.get(h);
     RefNode n = hs == null ? null : r.refOf(hs);
     if (n == null) {
-      throw notHolder(r, h, call);
+      throw notHolder(r, h, tenant, call, nowMs);
     }
     return n;
   }
@@ -671,20 +725,138 @@ public final class RegionRegistry {
 
   // ---------------------------------------------------------------- checks
 
-  private Region find(long id) {
+  /**
+   * The live region with this id, or {@code :not_found}; a miss is a security event that
+   * says whether the id was issued by this run and since deallocated ({@code freed_id}),
+   * whether its slot now holds a newer region ({@code stale_generation}), or whether it was
+   * never issued here ({@code unknown_id}: another run's, or made up).
+   */
+  private Region find(long id, String call, Holder who, String tenant, long nowMs) {
     Region r = regions.get(id);
-    if (r == null) {
-      throw ShmException.of(ErrorCode.NOT_FOUND, "no region with id " + Region.formatId(id),
-          "It was freed, expired or never existed; allocate a new region.").with("id", Region.formatId(id));
+    if (r != null) {
+      return r;
     }
-    return r;
+    String idText = Region.formatId(id);
+    long seq = id >>> RegionTable.SLOT_BITS;
+    SecurityEvent.Kind kind;
+    String reason;
+    if (seq < firstSequence || seq > sequence) {
+      kind = SecurityEvent.Kind.UNKNOWN_ID;
+      reason = "unknown";
+    } else if (regions.occupantOfSlot(id) != null) {
+      kind = SecurityEvent.Kind.STALE_GENERATION;
+      reason = "stale_generation";
+    } else {
+      kind = SecurityEvent.Kind.FREED_ID;
+      reason = "freed";
+    }
+    securityEvent(kind, call, who, idText, tenant, "no region with this id (" + reason + ")", nowMs);
+    return throwNotFound(idText, reason);
   }
 
-  private static void checkTenant(Region r, String tenant) {
+  private static Region throwNotFound(String idText, String reason) {
+    throw ShmException.of(ErrorCode.NOT_FOUND, "no region with id " + idText, switch (reason) {
+      case "unknown" -> "This run never made a region with this id (an id of an earlier run, or a mistyped one); "
+          + "allocate a new region.";
+      case "stale_generation" -> "The region was deallocated and its slot reused; the descriptor is stale. "
+          + "Allocate a new region.";
+      default -> "It was freed or expired; allocate a new region.";
+    }).with("id", idText).with("reason", new ShmException.Atom(reason));
+  }
+
+  private void checkTenant(Region r, String call, Holder who, String tenant, long nowMs) {
     if (r.tenant() != null && !r.tenant().equals(tenant)) {
-      throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " belongs to another tenant",
+      securityEvent(SecurityEvent.Kind.TENANT_DENIED, call, who, r.idText(), tenant,
+          tenant == null ? "no tenant given for a region of a tenant" : "tenant does not match the region's", nowMs);
+      throw ShmException.of(ErrorCode.FORBIDDEN, "region " + r.idText() + " belongs to "
+          + (tenant == null ? "a tenant, and no tenant was given" : "another tenant"),
           "Pass the region's tenant in the request options.").with("id", r.idText());
     }
+  }
+
+  private void checkToken(Region r, Holder who, String tenant, String token, long nowMs) {
+    if (token == null && !config.acquireTokenRequired()) {
+      return;
+    }
+    if (token == null || !r.tokenMatches(token)) {
+      securityEvent(SecurityEvent.Kind.BAD_TOKEN, "acquire", who, r.idText(), tenant,
+          token == null ? "no token given" : "token does not match", nowMs);
+      throw ShmException.of(ErrorCode.FORBIDDEN, token == null
+          ? "acquire of region " + r.idText() + " needs its token"
+          : "the token does not match region " + r.idText(),
+          "Pass token: from the region's descriptor (SnakepitShm.acquire/3 takes the descriptor); an id alone "
+              + "is not enough.").with("id", r.idText());
+    }
+  }
+
+  /**
+   * True when the caller presents the operator key; false when it presents none;
+   * {@code :forbidden} when it presents a wrong one (or the node has none).
+   */
+  private boolean checkOperator(String call, Holder who, String tenant, String presented, long nowMs) {
+    if (presented == null) {
+      return false;
+    }
+    if (operatorKey.matches(presented)) {
+      return true;
+    }
+    securityEvent(SecurityEvent.Kind.BAD_OPERATOR_KEY, call, who, null, tenant, operatorKey.isSet()
+        ? "operator key does not match" : "an operator key was given but the node has none", nowMs);
+    throw ShmException.of(ErrorCode.FORBIDDEN, operatorKey.isSet() ? "the operator key does not match"
+        : "this node has no operator key", operatorKey.isSet()
+        ? "Pass the contents of the node's --operator-key-file."
+        : "Start the node with --operator-key-file FILE to allow operators.");
+  }
+
+  private void securityEvent(SecurityEvent.Kind kind, String call, Holder who, String id, String tenant,
+      String detail, long nowMs) {
+    security.record(new SecurityEvent(kind, call, who == null ? null : who.toString(), id, tenant, detail, nowMs));
+  }
+
+  /**
+   * Checks the shm dir and the segment files (at most {@code budget} of them) are still as
+   * the node made them; each new problem is a security event (reported again only once it
+   * has gone and come back). Returns the problems seen now.
+   */
+  public List<String> checkShmDir(int budget, long nowMs) {
+    List<String> now = new ArrayList<>();
+    String dir = io.snakepit.shm.segment.ShmDirGuard.dirProblem(store.shmDir());
+    if (dir != null) {
+      now.add(dir);
+    }
+    int checked = 0;
+    Set<Segment> seen = new java.util.HashSet<>();
+    for (PoolSegment p : pool.segments()) {
+      seen.add(p.segment);
+    }
+    if (dedicatedSegments > 0) {
+      for (Region r : regions.values()) {
+        if (!r.segment().isPooled()) {
+          seen.add(r.segment());
+        }
+      }
+    }
+    for (Segment s : seen) {
+      if (checked++ >= budget) {
+        break;
+      }
+      String p = io.snakepit.shm.segment.ShmDirGuard.segmentProblem(s, ownUid);
+      if (p != null) {
+        now.add(p);
+      }
+    }
+    for (String p : now) {
+      if (knownDirProblems.add(p)) {
+        securityEvent(SecurityEvent.Kind.SHM_DIR, "check", null, null, null, p, nowMs);
+      }
+    }
+    knownDirProblems.retainAll(now);
+    return now;
+  }
+
+  /** The shm dir problems the last check saw (empty when all is well). */
+  public List<String> shmDirProblems() {
+    return new ArrayList<>(knownDirProblems);
   }
 
   /** Payload bytes in use per session. */
@@ -702,7 +874,8 @@ public final class RegionRegistry {
     return hs == null ? 0 : hs.bytes;
   }
 
-  private static ShmException notHolder(Region r, Holder h, String call) {
+  private ShmException notHolder(Region r, Holder h, String tenant, String call, long nowMs) {
+    securityEvent(SecurityEvent.Kind.NOT_HOLDER, call, h, r.idText(), tenant, "caller holds no reference", nowMs);
     return ShmException.of(ErrorCode.FORBIDDEN, h + " holds no reference to region " + r.idText() + " to " + call,
         "Only a current holder may " + call + "; pass holder: in the options to act for another holder.")
         .with("id", r.idText());

@@ -66,6 +66,12 @@ final class RegionTable {
     return r != null && r.id() == id ? r : null;
   }
 
+  /** The region now in the slot {@code id} names, whatever its id; null for an empty slot. */
+  Region occupantOfSlot(long id) {
+    int slot = (int) (id & SLOT_MASK);
+    return slot < slots.length ? slots[slot] : null;
+  }
+
   void remove(long id) {
     int slot = (int) (id & SLOT_MASK);
     if (slot < slots.length && slots[slot] != null && slots[slot].id() == id) {

@@ -28,7 +28,8 @@ public record ShmConfig(
     long maxMailboxMessages,
     long integrityCheckMs,
     long maxSessionBytes,
-    long maxTenantBytes) {
+    long maxTenantBytes,
+    boolean acquireTokenRequired) {
 
   public static final long UNLIMITED = Long.MAX_VALUE;
   /** Most live regions one manager can track (the slot bits of a region id). */
@@ -40,7 +41,7 @@ public record ShmConfig(
   /** Defaults of CONTRACT section 2; {@code maxTotalBytes} is half the shm dir's size. */
   public static ShmConfig defaults(long shmDirTotalBytes) {
     return new ShmConfig(100, Math.max(shmDirTotalBytes / 2, MIB), UNLIMITED, 1_000_000, ZeroOnFree.SENSITIVE,
-        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000, 4, 10_000, 1000, UNLIMITED, UNLIMITED);
+        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000, 4, 10_000, 1000, UNLIMITED, UNLIMITED, true);
   }
 
   /** The configuration as key → value, values as on the wire (Long, Atom). */
@@ -61,6 +62,7 @@ public record ShmConfig(
     m.put("integrity_check_ms", integrityCheckMs);
     m.put("max_session_bytes", limit(maxSessionBytes));
     m.put("max_tenant_bytes", limit(maxTenantBytes));
+    m.put("acquire_token", new ShmException.Atom(acquireTokenRequired ? "required" : "optional"));
     return m;
   }
 
@@ -81,6 +83,7 @@ public record ShmConfig(
     long integrity = integrityCheckMs;
     long session = maxSessionBytes;
     long tenant = maxTenantBytes;
+    boolean tokenRequired = acquireTokenRequired;
     for (Map.Entry<String, Object> e : changes.entrySet()) {
       String key = e.getKey();
       Object v = e.getValue();
@@ -112,6 +115,13 @@ public record ShmConfig(
         case "integrity_check_ms" -> integrity = number(key, v, 10, 24L * 3600 * 1000);
         case "max_session_bytes" -> session = limitValue(key, v, 1);
         case "max_tenant_bytes" -> tenant = limitValue(key, v, 1);
+        case "acquire_token" -> {
+          String a = atomName(v);
+          if (!"required".equals(a) && !"optional".equals(a)) {
+            throw bad(key, "must be :required or :optional");
+          }
+          tokenRequired = a.equals("required");
+        }
         default -> throw ShmException.invalid("unknown configuration key " + key)
             .with("key", key);
       }
@@ -121,7 +131,7 @@ public record ShmConfig(
           + (pool - RegionLayoutMath.BLOCK_OVERHEAD_BYTES - POOL_OVERHEAD_BYTES) + " with pool_segment_bytes " + pool);
     }
     return new ShmConfig(grace, total, holder, regions, zero, pool, threshold, maxRegion, poll, idle, perDoubling,
-        mailbox, integrity, session, tenant);
+        mailbox, integrity, session, tenant, tokenRequired);
   }
 
   private static Object limit(long v) {

@@ -118,8 +118,10 @@ class RequestHandlerTest {
       keys.add(((OtpErlangAtom) k).atomValue());
     }
     assertEquals(java.util.Set.of("id", "generation", "segment", "path", "offset", "size", "access", "tenant",
-        "session"), keys);
+        "session", "token"), keys);
     assertEquals(16, ((OtpErlangBinary) field(d, "id")).size());
+    assertTrue(new String(((OtpErlangBinary) field(d, "token")).binaryValue()).matches("[0-9a-f]{32}"),
+        "the token is 32 hex digits");
     assertEquals(n(1000), field(d, "size"));
     assertEquals(a("read_write"), field(d, "access"));
     assertEquals(a("nil"), field(d, "tenant"));

@@ -129,9 +129,9 @@ class RegionRegistryTest {
     registry.release(r.id(), alice, null, T0 + 10);
     assertEquals(List.of("link alice", "unlink alice"), events);
     registry.tick(T0 + 109);
-    assertEquals(r, registry.info(r.id()), "still there inside the grace period");
+    assertEquals(r, registry.info(r.id(), null, null, null, T0), "still there inside the grace period");
     registry.tick(T0 + 110);
-    ShmException e = assertThrows(ShmException.class, () -> registry.info(r.id()));
+    ShmException e = assertThrows(ShmException.class, () -> registry.info(r.id(), null, null, null, T0));
     assertEquals(ErrorCode.NOT_FOUND, e.code());
     assertEquals(RegionHeaderLayout.STATE_FREED, read(r.segment().path(), r.headerOffsetBytes(), 64).getShort(6));
     assertEquals(0, registry.bytesInUse());
@@ -141,31 +141,31 @@ class RegionRegistryTest {
   void anAcquireInsideTheGracePeriodKeepsTheRegion() {
     Region r = registry.allocate(req(100, alice), T0);
     registry.release(r.id(), alice, null, T0);
-    registry.acquire(r.id(), bob, null, T0 + 50);
+    registry.acquire(r.id(), bob, null, r.tokenText(), T0 + 50);
     registry.tick(T0 + 500);
-    assertEquals(1, registry.info(r.id()).refcount());
+    assertEquals(1, registry.info(r.id(), null, null, null, T0).refcount());
     assertEquals(2, r.accessCount());
   }
 
   @Test
   void aDeadHolderLosesAllItsReferencesAndOthersKeepTheRegion() {
     Region r = registry.allocate(req(100, alice), T0);
-    registry.acquire(r.id(), alice, null, T0);
-    registry.acquire(r.id(), bob, null, T0);
+    registry.acquire(r.id(), alice, null, r.tokenText(), T0);
+    registry.acquire(r.id(), bob, null, r.tokenText(), T0);
     assertEquals(3, r.refcount());
     assertEquals(2, registry.dropHolder(alice, T0));
     registry.tick(T0 + 1000);
-    assertEquals(Map.of(bob, 1), registry.info(r.id()).holders());
+    assertEquals(Map.of(bob, 1), registry.info(r.id(), null, null, null, T0).holders());
     registry.dropHolder(bob, T0 + 1000);
     registry.tick(T0 + 1100);
-    assertThrows(ShmException.class, () -> registry.info(r.id()));
+    assertThrows(ShmException.class, () -> registry.info(r.id(), null, null, null, T0));
     assertEquals(0, registry.holderCount());
   }
 
   @Test
   void freeForbidsNewAcquiresAndOnlyAHolderMayFreeOrRelease() {
     Region r = registry.allocate(req(100, alice), T0);
-    registry.acquire(r.id(), bob, null, T0);
+    registry.acquire(r.id(), bob, null, r.tokenText(), T0);
     Holder carol = new Holder.BeamProcess("carol");
     assertEquals(ErrorCode.FORBIDDEN, assertThrows(ShmException.class,
         () -> registry.free(r.id(), carol, null, T0)).code());
@@ -174,19 +174,19 @@ class RegionRegistryTest {
     registry.free(r.id(), alice, null, T0);
     assertEquals(Region.State.FREED, r.state());
     assertEquals(ErrorCode.FORBIDDEN, assertThrows(ShmException.class,
-        () -> registry.acquire(r.id(), carol, null, T0)).code());
+        () -> registry.acquire(r.id(), carol, null, r.tokenText(), T0)).code());
     registry.release(r.id(), bob, null, T0);
     registry.tick(T0 + 100);
-    assertThrows(ShmException.class, () -> registry.info(r.id()));
+    assertThrows(ShmException.class, () -> registry.info(r.id(), null, null, null, T0));
   }
 
   @Test
   void aTtlRegionGoesWhenItsTimeRunsOutEvenWhileHeld() {
     Region r = registry.allocate(new AllocateRequest(100, alice, null, null, false, 500, null, Access.READ_WRITE), T0);
     registry.tick(T0 + 499);
-    assertEquals(1, registry.info(r.id()).refcount());
+    assertEquals(1, registry.info(r.id(), null, null, null, T0).refcount());
     registry.tick(T0 + 500);
-    assertEquals(ErrorCode.NOT_FOUND, assertThrows(ShmException.class, () -> registry.info(r.id())).code());
+    assertEquals(ErrorCode.NOT_FOUND, assertThrows(ShmException.class, () -> registry.info(r.id(), null, null, null, T0)).code());
     assertEquals(List.of("link alice", "unlink alice"), events);
   }
 
@@ -195,7 +195,7 @@ class RegionRegistryTest {
     Region r = registry.allocate(new AllocateRequest(100, alice, null, null, false, Long.MAX_VALUE, null,
         Access.READ_WRITE), T0);
     registry.tick(T0 + 1_000_000_000L);
-    assertEquals(1, registry.info(r.id()).refcount());
+    assertEquals(1, registry.info(r.id(), null, null, null, T0).refcount());
   }
 
   @Test
@@ -205,10 +205,10 @@ class RegionRegistryTest {
     Region other = registry.allocate(req(100, alice), T0);
     assertEquals(2, registry.releaseSession("s", T0));
     registry.tick(T0 + 100);
-    assertThrows(ShmException.class, () -> registry.info(s1.id()));
-    assertThrows(ShmException.class, () -> registry.info(s2.id()));
-    assertEquals(1, registry.info(other.id()).refcount());
-    assertEquals(1, registry.list(new ListFilter(null, null, null, alice, 10)).size());
+    assertThrows(ShmException.class, () -> registry.info(s1.id(), null, null, null, T0));
+    assertThrows(ShmException.class, () -> registry.info(s2.id(), null, null, null, T0));
+    assertEquals(1, registry.info(other.id(), null, null, null, T0).refcount());
+    assertEquals(1, registry.list(new ListFilter(null, null, null, alice, 10), null, null, T0).size());
   }
 
   @Test
@@ -277,12 +277,12 @@ class RegionRegistryTest {
       Holder h = new Holder.OsProcess(pid, platform.processStartTicks(pid));
       Region r = registry.allocate(req(100, h), T0);
       registry.tick(T0 + 1000);
-      assertEquals(1, registry.info(r.id()).refcount());
+      assertEquals(1, registry.info(r.id(), null, null, null, T0).refcount());
       sleeper.destroyForcibly().waitFor();
       registry.tick(T0 + 2000);
-      assertEquals(0, registry.info(r.id()).refcount());
+      assertEquals(0, registry.info(r.id(), null, null, null, T0).refcount());
       registry.tick(T0 + 2100);
-      assertThrows(ShmException.class, () -> registry.info(r.id()));
+      assertThrows(ShmException.class, () -> registry.info(r.id(), null, null, null, T0));
     } finally {
       sleeper.destroyForcibly();
     }
@@ -351,7 +351,7 @@ class RegionRegistryTest {
   void aBatchReleaseChecksEveryIdFirstAndCountsRepeats() {
     Region a = registry.allocate(req(100, alice), T0);
     Region b = registry.allocate(req(100, alice), T0);
-    registry.acquire(a.id(), alice, null, T0);
+    registry.acquire(a.id(), alice, null, a.tokenText(), T0);
     ShmException e = assertThrows(ShmException.class,
         () -> registry.releaseMany(new long[] {a.id(), b.id(), b.id()}, alice, null, T0));
     assertEquals(ErrorCode.FORBIDDEN, e.code());
@@ -372,14 +372,14 @@ class RegionRegistryTest {
   void aCorruptHeaderIsCaughtOnAcquireAndTheRegionIsIsolated() throws IOException {
     Region r = registry.allocate(req(1000, alice), T0);
     overwrite(r.segment().path(), r.headerOffsetBytes() + 16, new byte[] {42});
-    ShmException e = assertThrows(ShmException.class, () -> registry.acquire(r.id(), bob, null, T0));
+    ShmException e = assertThrows(ShmException.class, () -> registry.acquire(r.id(), bob, null, r.tokenText(), T0));
     assertEquals(ErrorCode.INVALID_REGION, e.code());
-    assertEquals(Region.State.INVALID, registry.info(r.id()).state());
+    assertEquals(Region.State.INVALID, registry.info(r.id(), null, null, null, T0).state());
     assertEquals(RegionHeaderLayout.STATE_INVALID, read(r.segment().path(), r.headerOffsetBytes(), 64).getShort(6));
     assertEquals(1, registry.invalidLiveCount());
     assertTrue(registry.invalidRegions().get(0).reason().contains("CRC"), registry.invalidRegions().toString());
     assertEquals(ErrorCode.INVALID_REGION,
-        assertThrows(ShmException.class, () -> registry.acquire(r.id(), bob, null, T0)).code());
+        assertThrows(ShmException.class, () -> registry.acquire(r.id(), bob, null, r.tokenText(), T0)).code());
   }
 
   @Test

@@ -1,0 +1,87 @@
+package io.snakepit.shm.segment;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Checks that the shm dir and the segment files in it are as safe as the node made them
+ * (SECURITY.md): the dir is a real directory, not a symbolic link, and not writable by
+ * everyone unless sticky (else another user could delete or replace segments); each
+ * segment file still exists with mode 0600 and this user as owner. The node checks the
+ * dir at start (refusing to start) and again periodically (reporting security events).
+ *
+ * <p>Thread-safety: stateless; safe from any thread.
+ */
+public final class ShmDirGuard {
+  private static final int OTHERS_WRITE = 0002;
+  private static final int STICKY = 01000;
+  private static final int PERMISSION_BITS = 07777;
+  private static final int SEGMENT_MODE = 0600;
+
+  private ShmDirGuard() {}
+
+  /** What is wrong with {@code dir}, with the remedy, or null when it is safe to use. */
+  public static String dirProblem(Path dir) {
+    if (Files.isSymbolicLink(dir)) {
+      return "shm dir " + dir + " is a symbolic link; name the real directory";
+    }
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return "shm dir " + dir + " does not exist or is not a directory";
+    }
+    Integer mode = mode(dir);
+    if (mode != null && (mode & OTHERS_WRITE) != 0 && (mode & STICKY) == 0) {
+      return "shm dir " + dir + " is world-writable without the sticky bit (mode "
+          + Integer.toOctalString(mode & PERMISSION_BITS) + "); run chmod +t " + dir + " or use another directory";
+    }
+    return null;
+  }
+
+  /**
+   * What is wrong with the file of {@code segment}, or null when it still exists with
+   * mode 0600 and owner {@code ownUid}.
+   */
+  public static String segmentProblem(Segment segment, long ownUid) {
+    Path p = segment.path();
+    Map<String, Object> a;
+    try {
+      a = Files.readAttributes(p, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      return "segment file " + p + " was removed by another process (mapped regions keep working; "
+          + "new attaches to it fail)";
+    } catch (IOException | UnsupportedOperationException e) {
+      return null; // a file system without unix attributes: nothing to compare
+    }
+    int mode = (Integer) a.get("mode") & PERMISSION_BITS;
+    long uid = ((Integer) a.get("uid")).longValue() & 0xFFFFFFFFL;
+    if (mode != SEGMENT_MODE) {
+      return "segment file " + p + " has mode " + Integer.toOctalString(mode) + ", not 600: another process "
+          + "changed it";
+    }
+    if (uid != ownUid) {
+      return "segment file " + p + " is owned by uid " + uid + ", not this user (" + ownUid + ")";
+    }
+    return null;
+  }
+
+  /** This process's user id (the owner its segment files get), or -1 when unknown. */
+  public static long ownUid() {
+    try {
+      Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+      return ((Integer) uid).longValue() & 0xFFFFFFFFL;
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return -1;
+    }
+  }
+
+  private static Integer mode(Path p) {
+    try {
+      return (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+    } catch (IOException | UnsupportedOperationException e) {
+      return null;
+    }
+  }
+}
