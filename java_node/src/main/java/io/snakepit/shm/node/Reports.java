@@ -182,6 +182,7 @@ final class Reports {
     m.put("recent", recent);
     m.put("shm_dir_problems", new ArrayList<Object>(registry.shmDirProblems()));
     m.put("operator_key", registry.hasOperatorKey());
+    m.put("operator_calls", registry.operatorCalls());
     m.put("acquire_token", new ShmException.Atom(registry.config().acquireTokenRequired() ? "required" : "optional"));
     return m;
   }

@@ -64,6 +64,7 @@ public final class RegionRegistry {
   private final long[] tokenScratch = new long[2];
   private final SecurityLog security = new SecurityLog();
   private OperatorKey operatorKey = OperatorKey.none();
+  private long operatorCalls;
   /** The first sequence number of this run: ids with a lower one were never issued here. */
   private final long firstSequence;
   private final long ownUid = io.snakepit.shm.segment.ShmDirGuard.ownUid();
@@ -103,6 +104,11 @@ public final class RegionRegistry {
   /** Sets the key that makes a caller an operator (SECURITY.md); {@link OperatorKey#none()} for none. */
   public void setOperatorKey(OperatorKey key) {
     this.operatorKey = key;
+  }
+
+  /** Calls made with the operator key since start (each is logged at INFO). */
+  public long operatorCalls() {
+    return operatorCalls;
   }
 
   /** True when the node has an operator key. */
@@ -798,6 +804,8 @@ public final class RegionRegistry {
       return false;
     }
     if (operatorKey.matches(presented)) {
+      operatorCalls++;
+      LOG.info("operator {} by {} (tenant {})", call, who, tenant == null ? "any" : tenant);
       return true;
     }
     securityEvent(SecurityEvent.Kind.BAD_OPERATOR_KEY, call, who, null, tenant, operatorKey.isSet()
