@@ -30,6 +30,27 @@ defmodule SnakepitShm do
   holder's last release, so this also applies shortly after a release. Processes that
   must survive the node should trap exits or hold regions through a worker process.
 
+  ## Capability tokens and tenants
+
+  Knowing a region's id is not enough to take a reference to it: every descriptor
+  carries `token`, a 128-bit secret (32 lowercase hex digits), and the node's `acquire`
+  needs it (SECURITY.md). Pass the descriptor to `acquire/3` — it sends the descriptor's
+  `id` and `token` — and hand descriptors, not bare ids, to whoever must acquire. An
+  acquire without the token, or with a wrong one, is `:forbidden`; a node whose
+  configuration has `acquire_token: :optional` accepts a missing token, never a wrong one.
+
+  A region allocated with `tenant: t` is reserved to callers that pass the same
+  `tenant: t`: `acquire/3`, `release/3`, `free/3`, `info/3`, `write_consistent/5` and
+  `read_consistent/5` without it (or with another tenant) are `:forbidden`, and `list/2`
+  shows only the regions of the tenant in its filter (no tenant: only regions without
+  one). The tenant is never taken from a descriptor; give it in the options. An
+  operator — a caller passing the key of the node's `--operator-key-file` as
+  `operator_key:` to `info/3` or `list/2` — sees every tenant's regions; a wrong key, or
+  any key when the node has none, is `:forbidden`.
+
+  Denials are counted in `stats/2` (`security: %{bad_token: n, tenant_denied: n, ...}`)
+  and the latest are listed in `health/2` (`security.recent`).
+
   ## When the node is down
 
   While the node is not running (it crashed, was killed, or was stopped), every call
@@ -72,6 +93,7 @@ defmodule SnakepitShm do
           required(:access) => :read_write | :read_only,
           required(:tenant) => String.t() | nil,
           required(:session) => String.t() | nil,
+          required(:token) => String.t(),
           optional(atom()) => term()
         }
 
@@ -93,7 +115,8 @@ defmodule SnakepitShm do
 
   @typedoc """
   Request options: the node's keys (`session`, `tenant`, `holder`, `sensitive`,
-  `ttl_ms`, `label`, `access`) plus `timeout_ms`. A keyword list or a map.
+  `ttl_ms`, `label`, `access`, `token`, `operator_key`) plus `timeout_ms`. A keyword
+  list or a map.
   """
   @type opts :: keyword() | map()
 
@@ -216,14 +239,51 @@ defmodule SnakepitShm do
     do: max(timeout_ms, Map.get(node_opts, :wait_ms, 5_000) + 1_000)
 
   @doc """
-  Adds a reference to region `id` for the holder (default: the calling process).
+  Adds a reference to a region for the holder (default: the calling process).
 
-  Options: `holder`, `access`, `tenant`, `timeout_ms`. Returns `{:ok, descriptor}`.
+  Give the region's **descriptor** (from `allocate/3`, `allocate_many/3` or `acquire/3`):
+  its `id` and capability `token` are sent. Knowing an id is not enough — the node
+  refuses an acquire without the region's token, or with a wrong one, as `:forbidden`
+  (see "Capability tokens and tenants" above). An id alone is accepted too, with the
+  token in `token:`; without it the acquire succeeds only on a node whose configuration
+  has `acquire_token: :optional`.
+
+  Options: `token` (wins over the descriptor's), `holder`, `access`, `tenant` (the
+  region's tenant, when it has one; never taken from the descriptor), `timeout_ms`.
+  Returns `{:ok, descriptor}`.
   """
-  @spec acquire(server(), region_id(), opts()) :: {:ok, descriptor()} | error()
-  def acquire(server, id, opts \\ []) do
+  @spec acquire(server(), descriptor() | region_id(), opts()) :: {:ok, descriptor()} | error()
+  def acquire(server, descriptor_or_id, opts \\ [])
+
+  def acquire(server, %{id: id} = descriptor, opts) do
     {timeout_ms, node_opts} = split_opts(opts)
+    node_opts = put_token(node_opts, Map.get(descriptor, :token))
     call(server, {:acquire, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+  end
+
+  def acquire(server, id, opts) when is_binary(id) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    node_opts = put_token(node_opts, nil)
+    call(server, {:acquire, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+  end
+
+  def acquire(_server, other, _opts) do
+    Error.new(
+      :invalid_request,
+      "acquire takes a region descriptor (a map with :id and :token) or a region id " <>
+        "(a binary), not #{inspect(other, limit: 5)}",
+      "pass the descriptor returned by SnakepitShm.allocate/3"
+    )
+  end
+
+  # An explicit (non-nil) `token:` option wins; else the descriptor's; none: no key.
+  @spec put_token(map(), String.t() | nil) :: map()
+  defp put_token(node_opts, descriptor_token) do
+    case {Map.get(node_opts, :token), descriptor_token} do
+      {nil, nil} -> Map.delete(node_opts, :token)
+      {nil, token} -> Map.put(node_opts, :token, token)
+      {_given, _} -> node_opts
+    end
   end
 
   @doc """
@@ -249,13 +309,29 @@ defmodule SnakepitShm do
     call(server, {:free, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
   end
 
-  @doc "Describes region `id`: refcount, holders, state and the descriptor's fields."
-  @spec info(server(), region_id(), keyword()) :: {:ok, map()} | error()
-  def info(server, id, opts \\ []), do: call(server, {:info, id}, timeout_ms(opts))
+  @doc """
+  Describes region `id`: refcount, holders, state and the descriptor's fields (not its
+  token).
+
+  Options: `tenant` (needed for a region of a tenant), `operator_key` (the node's
+  operator key: any tenant's region), `timeout_ms`. Sent as `{:info, id}` when no node
+  option is given, else as `{:info, id, opts}`. A region of another tenant, or a wrong
+  `operator_key`, is `:forbidden`.
+  """
+  @spec info(server(), region_id(), opts()) :: {:ok, map()} | error()
+  def info(server, id, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    request = if map_size(node_opts) == 0, do: {:info, id}, else: {:info, id, node_opts}
+    call(server, request, timeout_ms)
+  end
 
   @doc """
-  Lists regions matching `filter` (`session`, `tenant`, `label`, `holder`, `limit`);
-  `timeout_ms` may be given in the filter too.
+  Lists regions matching `filter` (`session`, `tenant`, `label`, `holder`, `limit`,
+  `operator_key`); `timeout_ms` may be given in the filter too.
+
+  Only the regions of the filter's `tenant` are listed (no `tenant`: only regions without
+  one). With the node's `operator_key`, every tenant's regions are listed (or the named
+  tenant's); a wrong key, or any key when the node has none, is `:forbidden`.
   """
   @spec list(server(), opts()) :: {:ok, [map()]} | error()
   def list(server, filter \\ []) do

@@ -34,6 +34,9 @@ defmodule SnakepitShm.NodeProcess do
       else a random one (returned as `:cookie`);
     * `:shm_dir` — where segments live (default: the node's, `/dev/shm`);
     * `:config` — a config file for `--config`;
+    * `:operator_key_file` — the operator key file for `--operator-key-file` (a regular
+      file of this user, mode 0600 or 0400, at least 16 characters; the node refuses to
+      start otherwise); default: none, so the node has no operators;
     * `:launcher` — path of the launcher; default: env `SNAKEPIT_SHM_LAUNCHER`, else
       `../java_node/bin/snakepit-shm` relative to this mix project;
     * `:stderr_path` — append the node's stderr to this file (default: inherited);
@@ -45,6 +48,7 @@ defmodule SnakepitShm.NodeProcess do
           cookie: String.t() | atom(),
           shm_dir: Path.t(),
           config: Path.t(),
+          operator_key_file: Path.t(),
           launcher: Path.t(),
           stderr_path: Path.t(),
           echo: boolean(),
@@ -126,6 +130,7 @@ defmodule SnakepitShm.NodeProcess do
       ["--cookie-file", cookie_file] ++
       optional_arg("--shm-dir", opts[:shm_dir]) ++
       optional_arg("--config", opts[:config]) ++
+      optional_arg("--operator-key-file", opts[:operator_key_file]) ++
       ["--exit-on-stdin-eof"]
   end
 

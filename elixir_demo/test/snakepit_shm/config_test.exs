@@ -42,7 +42,7 @@ defmodule SnakepitShm.ConfigTest do
     {:ok, region} = SnakepitShm.allocate(server, 256, label: "revive")
     :ok = SnakepitShm.release(server, region.id)
 
-    assert {:ok, _} = SnakepitShm.acquire(server, region.id)
+    assert {:ok, _} = SnakepitShm.acquire(server, region)
     Process.sleep(600)
     assert {:ok, %{refcount: 1}} = SnakepitShm.info(server, region.id)
     :ok = SnakepitShm.release(server, region.id)

@@ -30,7 +30,7 @@ defmodule SnakepitShm.ConsistentTest do
     writers =
       for w <- 1..4 do
         spawn(fn ->
-          {:ok, _} = SnakepitShm.acquire(server, region.id)
+          {:ok, _} = SnakepitShm.acquire(server, region)
 
           for n <- 1..150 do
             value = :binary.copy(<<w * 1_000_000 + n::little-64>>, 64)

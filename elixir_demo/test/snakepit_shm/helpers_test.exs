@@ -62,6 +62,25 @@ defmodule SnakepitShm.HelpersTest do
     refute "secret" in args
   end
 
+  test "an operator key file is passed by name, after the config file" do
+    args =
+      NodeProcess.launcher_args(
+        [config: "/tmp/conf", operator_key_file: "/tmp/operator.key"],
+        "/tmp/c"
+      )
+
+    assert args == [
+             "node",
+             "--cookie-file",
+             "/tmp/c",
+             "--config",
+             "/tmp/conf",
+             "--operator-key-file",
+             "/tmp/operator.key",
+             "--exit-on-stdin-eof"
+           ]
+  end
+
   test "a missing launcher is a clear :not_found error" do
     assert {:error, %{code: :not_found, message: message}} =
              NodeProcess.start(launcher: "/nonexistent/snakepit-shm")

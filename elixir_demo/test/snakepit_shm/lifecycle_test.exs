@@ -19,10 +19,12 @@ defmodule SnakepitShm.LifecycleTest do
              size: 1000,
              access: :read_write,
              tenant: nil,
-             session: nil
+             session: nil,
+             token: token
            } = region
 
     assert id =~ ~r/\A[0-9a-f]{16}\z/
+    assert token =~ ~r/\A[0-9a-f]{32}\z/
     assert is_integer(generation)
     assert rem(offset, 64) == 0
     assert Path.dirname(path) == TestNode.shm_dir()
@@ -42,8 +44,9 @@ defmodule SnakepitShm.LifecycleTest do
     assert info.label == "lifecycle"
     assert info.size == 4096
 
-    assert {:ok, again} = SnakepitShm.acquire(server, region.id)
+    assert {:ok, again} = SnakepitShm.acquire(server, region)
     assert again.id == region.id
+    assert again.token == region.token
 
     assert {:ok, %{refcount: 2, holders: [%{holder: ^me, refs: 2}]}} =
              SnakepitShm.info(server, region.id)
@@ -60,14 +63,16 @@ defmodule SnakepitShm.LifecycleTest do
 
   test "free forbids new acquires and drops only the caller's reference", %{server: server} do
     {other, region} = TestNode.spawn_holder(4096)
-    assert {:ok, _} = SnakepitShm.acquire(server, region.id)
+    assert {:ok, _} = SnakepitShm.acquire(server, region)
 
     assert :ok = SnakepitShm.free(server, region.id)
 
     assert {:ok, %{state: :freed, refcount: 1, holders: [%{holder: ^other}]}} =
              SnakepitShm.info(server, region.id)
 
-    assert {:error, %{code: :forbidden}} = SnakepitShm.acquire(server, region.id)
+    # With the right token: refused because the region was freed, not for the token.
+    assert {:error, %{code: :forbidden, message: message}} = SnakepitShm.acquire(server, region)
+    assert message =~ "was freed"
 
     killed_at = System.monotonic_time(:millisecond)
     Process.exit(other, :kill)
@@ -93,7 +98,7 @@ defmodule SnakepitShm.LifecycleTest do
 
   test "an explicit holder is used instead of the caller", %{server: server} do
     {other, region} = TestNode.spawn_holder(4096)
-    assert {:ok, _} = SnakepitShm.acquire(server, region.id, holder: other)
+    assert {:ok, _} = SnakepitShm.acquire(server, region, holder: other)
     assert {:ok, %{holders: [%{holder: ^other, refs: 2}]}} = SnakepitShm.info(server, region.id)
     assert :ok = SnakepitShm.release(server, region.id, holder: other)
     assert {:ok, %{refcount: 1}} = SnakepitShm.info(server, region.id)

@@ -53,7 +53,7 @@ defmodule SnakepitShm.NodeDownTest do
     :ok = OsProcess.signal(first.os_pid, "KILL")
 
     latencies_ms =
-      for {name, call} <- client_calls(server, pooled.id) do
+      for {name, call} <- client_calls(server, pooled) do
         {elapsed_ms, reply} = timed(call)
 
         assert {:error, %{code: :not_found, reason: :nodedown, message: message}} = reply,
@@ -103,11 +103,11 @@ defmodule SnakepitShm.NodeDownTest do
   end
 
   # Every client call, each with default options (so the 5 s default timeout applies).
-  defp client_calls(server, id) do
+  defp client_calls(server, %{id: id} = region) do
     [
       allocate: fn -> SnakepitShm.allocate(server, 4096) end,
       allocate_many: fn -> SnakepitShm.allocate_many(server, [64, 128]) end,
-      acquire: fn -> SnakepitShm.acquire(server, id) end,
+      acquire: fn -> SnakepitShm.acquire(server, region) end,
       release: fn -> SnakepitShm.release(server, id) end,
       release_many: fn -> SnakepitShm.release_many(server, [id]) end,
       free: fn -> SnakepitShm.free(server, id) end,

@@ -63,7 +63,7 @@ defmodule SnakepitShm.PayloadTest do
 
   test "a read-only descriptor refuses writes but reads", %{server: server, region: region} do
     :ok = SnakepitShm.write(region, 0, "shared")
-    assert {:ok, read_only} = SnakepitShm.acquire(server, region.id, access: :read_only)
+    assert {:ok, read_only} = SnakepitShm.acquire(server, region, access: :read_only)
     assert read_only.access == :read_only
 
     assert {:error, %{code: :forbidden}} = SnakepitShm.write(read_only, 0, "x")

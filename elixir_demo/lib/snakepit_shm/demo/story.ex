@@ -291,7 +291,7 @@ defmodule SnakepitShm.Demo.Story do
     holder = {:os_pid, worker_pid}
 
     with {:ok, region} <- expect(allocate(server, 65_536, label: "demo-os-pid"), "allocate"),
-         {:ok, _} <- expect(SnakepitShm.acquire(server, region.id, holder: holder), "acquire"),
+         {:ok, _} <- expect(SnakepitShm.acquire(server, region, holder: holder), "acquire"),
          {:ok, _} <-
            expect(PythonWorker.request(worker, %{op: "hold", region: region}), "worker 2 hold"),
          {:ok, :ok} <- expect(SnakepitShm.release(server, region.id), "release"),

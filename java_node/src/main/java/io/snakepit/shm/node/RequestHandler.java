@@ -244,7 +244,7 @@ final class RequestHandler {
         Options o = Options.parse(t.elementAt(2), ACQUIRE_KEYS, "acquire options");
         Holder holder = o.holder(callerHolder, platform::processStartTicks);
         Access access = o.access("access", Access.READ_WRITE);
-        Region r = registry.acquire(id, holder, o.text("tenant"), o.text("token"), now);
+        Region r = registry.acquire(id, holder, o.text("tenant"), o.text("token"), access, now);
         return Terms.ok(new DescriptorTerm(r, access));
       }
       case "release/3": {

@@ -10,6 +10,8 @@ final class RefNode {
   final Region region;
   final HolderState holder;
   int count;
+  /** True once any of these references was taken with {@code :read_write} access. */
+  boolean mayWrite;
   RefNode nextInRegion;
   RefNode prevInHolder;
   RefNode nextInHolder;

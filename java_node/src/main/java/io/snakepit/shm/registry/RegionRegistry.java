@@ -147,7 +147,7 @@ public final class RegionRegistry {
     limits.account(req.session(), req.tenant(), size);
     bytesReserved += region.blockBytes();
     region.recordAccess(nowMs);
-    addRef(region, req.holder());
+    addRef(region, req.holder(), req.access());
     if (req.ttlMs() > 0) {
       ttlQueue.add(new Deadline(saturatingAdd(nowMs, req.ttlMs()), region));
       liveTtlRegions++;
@@ -229,6 +229,15 @@ public final class RegionRegistry {
    * {@code :optional}, and a wrong one is always refused.
    */
   public Region acquire(long id, Holder holder, String tenant, String token, long nowMs) {
+    return acquire(id, holder, tenant, token, Access.READ_WRITE, nowMs);
+  }
+
+  /**
+   * {@link #acquire(long, Holder, String, String, long)} with the access the descriptor
+   * grants: a holder whose references are all {@code :read_only} may not {@code write}
+   * through the node.
+   */
+  public Region acquire(long id, Holder holder, String tenant, String token, Access access, long nowMs) {
     Region r = find(id, "acquire", holder, tenant, nowMs);
     checkTenant(r, "acquire", holder, tenant, nowMs);
     checkToken(r, holder, tenant, token, nowMs);
@@ -245,7 +254,7 @@ public final class RegionRegistry {
     }
     r.deallocateAtMs = -1;
     r.recordAccess(nowMs);
-    addRef(r, holder);
+    addRef(r, holder, access);
     return r;
   }
 
@@ -278,7 +287,13 @@ public final class RegionRegistry {
     String call = write ? "write" : "read";
     Region r = find(id, call, holder, tenant, nowMs);
     checkTenant(r, call, holder, tenant, nowMs);
-    refOrForbidden(r, holder, tenant, call, nowMs);
+    RefNode ref = refOrForbidden(r, holder, tenant, call, nowMs);
+    if (write && !ref.mayWrite) {
+      securityEvent(SecurityEvent.Kind.READ_ONLY_WRITE, call, holder, r.idText(), tenant,
+          "write by a holder with read_only access", nowMs);
+      throw ShmException.of(ErrorCode.FORBIDDEN, holder + " holds region " + r.idText() + " read_only",
+          "Acquire the region with access: :read_write to write it.").with("id", r.idText());
+    }
     if (r.state() == Region.State.INVALID) {
       integrity.check(r, nowMs);
     }
@@ -568,7 +583,7 @@ public final class RegionRegistry {
 
   // ---------------------------------------------------------------- lifetime
 
-  private void addRef(Region r, Holder h) {
+  private void addRef(Region r, Holder h, Access access) {
     HolderState hs = holderStates.get(h);
     boolean first = hs == null;
     if (first) {
@@ -582,6 +597,9 @@ public final class RegionRegistry {
       hs.link(n);
     }
     n.count++;
+    if (access == Access.READ_WRITE) {
+      n.mayWrite = true;
+    }
     r.refcount++;
     if (first) {
       listener.onFirstHold(h);

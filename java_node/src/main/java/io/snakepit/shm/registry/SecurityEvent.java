@@ -22,6 +22,8 @@ public record SecurityEvent(Kind kind, String call, String who, String regionId,
     TENANT_DENIED("tenant_denied"),
     /** release, free, write or read by a caller that holds no reference. */
     NOT_HOLDER("not_holder"),
+    /** A write through the node by a holder whose references are all read_only. */
+    READ_ONLY_WRITE("read_only_write"),
     /** acquire without the region's capability token, or with a wrong one. */
     BAD_TOKEN("bad_token"),
     /** An operator key that does not match the node's (or the node has none). */

@@ -201,4 +201,16 @@ class RegistrySecurityTest {
     assertEquals(2, count(SecurityEvent.Kind.SHM_DIR));
     assertFalse(registry.shmDirProblems().isEmpty());
   }
+
+  @Test
+  void aHolderWithOnlyReadOnlyReferencesMayNotWriteThroughTheNode() {
+    Region r = allocate(alice, null);
+    registry.acquire(r.id(), bob, null, r.tokenText(), Access.READ_ONLY, T0);
+    assertEquals(ErrorCode.FORBIDDEN, code(() -> registry.syncTarget(r.id(), bob, null, 0, 8, true, T0)));
+    registry.syncTarget(r.id(), bob, null, 0, 8, false, T0); // reading is fine
+    registry.syncTarget(r.id(), alice, null, 0, 8, true, T0); // the read_write holder writes
+    assertEquals(1, count(SecurityEvent.Kind.READ_ONLY_WRITE));
+    registry.acquire(r.id(), bob, null, r.tokenText(), Access.READ_WRITE, T0);
+    registry.syncTarget(r.id(), bob, null, 0, 8, true, T0);
+  }
 }
