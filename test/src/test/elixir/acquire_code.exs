@@ -1,13 +1,22 @@
-# Tries to acquire region ID and prints CODE=ok or CODE=<error code>, plus STATE (the
-# region's :info state, or not_found). Releases what it acquired.
+# Tries to acquire region ID with the capability TOKEN (the descriptor's token; without
+# TOKEN the acquire carries none, so a live region answers :forbidden) and prints CODE=ok
+# or CODE=<error code>, plus STATE (the region's :info state, or the error code of :info).
+# Releases what it acquired.
 #
-#   elixir ... acquire_code.exs NODE ID
+#   elixir ... acquire_code.exs NODE ID [TOKEN]
 Code.require_file("support.exs", __DIR__)
 
-{node, [id]} = E2E.args()
+{node, [id | token]} = E2E.args()
 E2E.connect!(node)
 
-case E2E.call(node, {:acquire, id, %{}}) do
+opts =
+  case token do
+    [] -> %{}
+    [token] -> %{token: token}
+    _ -> E2E.fail!("usage: acquire_code.exs NODE ID [TOKEN]")
+  end
+
+case E2E.call(node, {:acquire, id, opts}) do
   {:ok, _desc} ->
     E2E.emit("CODE", "ok")
     :ok = E2E.call(node, {:release, id, %{}})

@@ -28,8 +28,8 @@ holders =
       send(parent, {:allocated, self(), descs})
 
       receive do
-        {:acquire, id} ->
-          E2E.ok!(node, {:acquire, id, %{}})
+        {:acquire, id, token} ->
+          E2E.ok!(node, {:acquire, id, %{token: token}})
           send(parent, {:acquired, self()})
       end
 
@@ -49,7 +49,7 @@ descs =
 # The last holder also holds the first holder's first region.
 [first | _] = descs
 sharer = List.last(holders)
-send(sharer, {:acquire, first.id})
+send(sharer, {:acquire, first.id, first.token})
 
 receive do
   {:acquired, ^sharer} -> :ok

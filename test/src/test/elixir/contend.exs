@@ -1,16 +1,16 @@
-# Contends on region ID for SECONDS through the node (the JVM writes and reads for this
+# Contends on region ID (acquired with its capability TOKEN) for SECONDS through the node (the JVM writes and reads for this
 # BEAM): writes WORDS u64 words all equal to (WRITER_ID <<< 32 ||| n) with {:write, ...},
 # then reads three snapshots with {:read, ...}, and again. Prints WRITES,
 # READS, TORN (snapshots whose words differ) and WRITERS_SEEN (writer ids seen in reads).
 #
-#   elixir ... contend.exs NODE ID SECONDS WORDS WRITER_ID
+#   elixir ... contend.exs NODE ID TOKEN SECONDS WORDS WRITER_ID
 Code.require_file("support.exs", __DIR__)
 import Bitwise
 
-{node, [id, seconds, words, writer_id]} = E2E.args()
+{node, [id, token, seconds, words, writer_id]} = E2E.args()
 E2E.connect!(node)
 [seconds, words, writer_id] = Enum.map([seconds, words, writer_id], &String.to_integer/1)
-E2E.ok!(node, {:acquire, id, %{}})
+E2E.ok!(node, {:acquire, id, %{token: token}})
 deadline = System.monotonic_time(:millisecond) + seconds * 1000
 
 loop = fn loop, n, stats ->

@@ -15,6 +15,19 @@ deep_list = Enum.reduce(1..100_000, [], fn _, acc -> [acc] end)
 deep_tuple = Enum.reduce(1..100_000, 1, fn _, acc -> {acc} end)
 large = :binary.copy(<<7>>, 8 * 1024 * 1024)
 invalid = [:invalid_request]
+forbidden = [:forbidden]
+
+# A canary region whose bytes and info must survive every malformed request. Some
+# requests name it (with a malformed or wrong capability token, or options info/3 does
+# not take), so that they reach a live region.
+canary = E2E.ok!(node, {:allocate, 4096, %{label: "e2e-canary"}})
+canary_bytes = :crypto.strong_rand_bytes(4096)
+E2E.pwrite!(canary, canary_bytes)
+canary_info = E2E.ok!(node, {:info, canary.id})
+config_before = E2E.ok!(node, {:config, :get})
+# The canary's token with its last hex digit changed: well formed, but not the token.
+<<token_head::binary-size(31), token_last>> = canary.token
+wrong_token = token_head <> if(token_last == ?0, do: "1", else: "0")
 
 cases = [
   {"empty_tuple", {}, invalid},
@@ -70,15 +83,34 @@ cases = [
   {"config_unknown_key", {:config, {:set, %{nope: 1}}}, invalid},
   {"config_set_not_map", {:config, {:set, [1]}}, invalid},
   {"stats_arity_2", {:stats, :now}, invalid},
-  {"health_arity_2", {:health, :deep}, invalid}
+  {"health_arity_2", {:health, :deep}, invalid},
+  # Capability tokens: a token that is not a binary is malformed; a binary that is not the
+  # region's token (wrong length or digits, empty, or none at all) is refused.
+  {"acquire_token_integer", {:acquire, canary.id, %{token: 123}}, invalid},
+  {"acquire_token_atom", {:acquire, canary.id, [token: :secret]}, invalid},
+  {"acquire_token_charlist", {:acquire, canary.id, %{token: String.to_charlist(canary.token)}}, invalid},
+  {"acquire_token_invalid_utf8", {:acquire, canary.id, %{token: <<0xFF, 0xFE>>}}, invalid},
+  {"acquire_token_missing", {:acquire, canary.id, %{}}, forbidden},
+  {"acquire_token_nil", {:acquire, canary.id, %{token: nil}}, forbidden},
+  {"acquire_token_empty", {:acquire, canary.id, %{token: ""}}, forbidden},
+  {"acquire_token_short", {:acquire, canary.id, %{token: token_head}}, forbidden},
+  {"acquire_token_long", {:acquire, canary.id, %{token: canary.token <> "0"}}, forbidden},
+  {"acquire_token_wrong_digit", {:acquire, canary.id, %{token: wrong_token}}, forbidden},
+  {"acquire_operator_key", {:acquire, canary.id, %{token: canary.token, operator_key: "k"}}, invalid},
+  # info/3 takes tenant and operator_key (binaries) only; list's filter takes operator_key.
+  {"info_opts_unknown_key", {:info, canary.id, %{colour: :blue}}, invalid},
+  {"info_opts_token", {:info, canary.id, %{token: canary.token}}, invalid},
+  {"info_opts_atom", {:info, canary.id, :all}, invalid},
+  {"info_tenant_atom", {:info, canary.id, [tenant: :acme]}, invalid},
+  {"info_operator_key_integer", {:info, canary.id, %{operator_key: 42}}, invalid},
+  {"info_operator_key_atom", {:info, unknown_id, %{operator_key: :root}}, invalid},
+  {"info_arity_4", {:info, canary.id, %{}, %{}}, invalid},
+  # The node was started without an operator key: any operator key is refused.
+  {"info_operator_key_none_set", {:info, canary.id, %{operator_key: "0123456789abcdef"}}, forbidden},
+  {"list_operator_key_integer", {:list, %{operator_key: 7}}, invalid},
+  {"list_token_key", {:list, %{token: canary.token}}, invalid},
+  {"list_operator_key_none_set", {:list, %{operator_key: "0123456789abcdef"}}, forbidden}
 ]
-
-# A canary region whose bytes and info must survive every malformed request.
-canary = E2E.ok!(node, {:allocate, 4096, %{label: "e2e-canary"}})
-canary_bytes = :crypto.strong_rand_bytes(4096)
-E2E.pwrite!(canary, canary_bytes)
-canary_info = E2E.ok!(node, {:info, canary.id})
-config_before = E2E.ok!(node, {:config, :get})
 
 bad =
   Enum.reduce(cases, 0, fn {name, request, codes}, bad ->
@@ -131,9 +163,12 @@ E2E.check!(Map.drop(after_info, [:last_access_ms, :access_count]) ==
 E2E.check!(E2E.ok!(node, {:config, :get}) == config_before, "configuration changed")
 E2E.emit("CANARY", "ok")
 
-# The node still serves valid requests.
+# The node still serves valid requests; the canary's own token acquires it.
 desc = E2E.ok!(node, {:allocate, 1000, %{}})
 E2E.check!(E2E.call(node, {:release, desc.id, %{}}) == :ok, "valid release failed")
+E2E.check!(E2E.ok!(node, {:acquire, canary.id, %{token: canary.token}}).id == canary.id,
+           "acquire of the canary with its token")
+E2E.check!(E2E.call(node, {:release, canary.id, %{}}) == :ok, "release of the canary's acquire failed")
 E2E.check!(E2E.call(node, {:release, canary.id, %{}}) == :ok, "canary release failed")
 E2E.emit("VALID", "ok")
 E2E.emit("HEALTH", E2E.ok!(node, :health).status)

@@ -13,7 +13,7 @@ holder = {:os_pid, String.to_integer(os_pid)}
 config = E2E.ok!(node, {:config, {:set, %{grace_ms: String.to_integer(grace_ms)}}})
 
 desc = E2E.ok!(node, {:allocate, 8192, %{label: "e2e-os-pid-holder"}})
-E2E.ok!(node, {:acquire, desc.id, %{holder: holder}})
+E2E.ok!(node, {:acquire, desc.id, %{holder: holder, token: desc.token}})
 E2E.check!(E2E.call(node, {:release, desc.id, %{}}) == :ok, "release by the caller failed")
 
 info = E2E.ok!(node, {:info, desc.id})

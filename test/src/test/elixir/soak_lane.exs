@@ -218,7 +218,7 @@ defmodule Soak.Lane do
   end
 
   defp python_acquire(s, r, os_pid) do
-    case reply(s, {:acquire, r.desc.id, %{holder: {:os_pid, os_pid}}}) do
+    case reply(s, {:acquire, r.desc.id, %{holder: {:os_pid, os_pid}, token: r.desc.token}}) do
       {:ok, %{generation: generation}} when generation == r.desc.generation ->
         Soak.Stats.bump(:acquires)
         {:ok, track(s, %{r | python: os_pid})}
@@ -297,7 +297,7 @@ defmodule Soak.Lane do
   defp take_back(_s, %{lane_holds: true} = r), do: r
 
   defp take_back(s, r) do
-    case reply(s, {:acquire, r.desc.id, %{}}) do
+    case reply(s, {:acquire, r.desc.id, %{token: r.desc.token}}) do
       {:ok, %{generation: generation}} when generation == r.desc.generation ->
         Soak.Stats.bump(:acquires)
         track(s, %{r | lane_holds: true})
@@ -357,10 +357,11 @@ defmodule Soak.Lane do
   defp spawn_holder(s, r) do
     lane = self()
     id = r.desc.id
+    token = r.desc.token
 
     holder =
       spawn_link(fn ->
-        send(lane, {:holder_acquired, self(), Soak.Manager.call(s.node, {:acquire, id, %{}})})
+        send(lane, {:holder_acquired, self(), Soak.Manager.call(s.node, {:acquire, id, %{token: token}})})
         Process.sleep(:infinity)
       end)
 

@@ -1,6 +1,7 @@
 # Allocates one region per SIZE, held by the OS process OS_PID (so it outlives this
 # script), writes random bytes into each payload with :file.pwrite and prints, per region
-# I (0-based): ID_I, DESC_JSON_I (the descriptor as JSON, for a Python worker), SHA256_I.
+# I (0-based): ID_I, TOKEN_I (its capability token, for a later acquire), DESC_JSON_I (the
+# descriptor as JSON, for a Python worker), SHA256_I.
 #
 #   elixir ... write_random.exs NODE OS_PID SIZE [SIZE...]
 Code.require_file("support.exs", __DIR__)
@@ -24,6 +25,7 @@ sizes
   bytes = :crypto.strong_rand_bytes(size)
   E2E.pwrite!(desc, bytes)
   E2E.emit("ID_#{index}", desc.id)
+  E2E.emit("TOKEN_#{index}", desc.token)
   E2E.emit("DESC_JSON_#{index}", E2E.json(desc))
   E2E.emit("SHA256_#{index}", E2E.sha256(bytes))
 end)

@@ -52,7 +52,8 @@ class BytesRoundTripIT extends E2eTest {
         String expected = sha256OfRepeated((byte) fillByte, (int) sizeBytes);
         assertEquals(expected, python.sha256(descriptor, sizeBytes), "Python's own view after its fill");
 
-        ScriptResult readBack = harness.runElixir("read_back", allocated.get("ID_0")).assertSucceeded();
+        ScriptResult readBack = harness.runElixir("read_back", allocated.get("ID_0"), allocated.get("TOKEN_0"))
+                .assertSucceeded();
         assertEquals(sizeBytes, readBack.getLong("SIZE"), readBack.transcript());
         assertEquals(expected, readBack.get("SHA256"), "Elixir read back other bytes than Python filled\n"
                 + readBack.transcript());

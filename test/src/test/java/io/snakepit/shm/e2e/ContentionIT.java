@@ -39,8 +39,8 @@ class ContentionIT extends E2eTest {
         for (PythonWorker r : readers) {
             r.send(contend(desc, "reader", 0));
         }
-        ScriptResult elixir = harness.runElixir("contend", region.get("ID"), Integer.toString(SECONDS),
-                Integer.toString(WORDS), "3").assertSucceeded();
+        ScriptResult elixir = harness.runElixir("contend", region.get("ID"), region.get("TOKEN"),
+                Integer.toString(SECONDS), Integer.toString(WORDS), "3").assertSucceeded();
 
         List<Map<String, String>> writerReplies = new ArrayList<>();
         for (PythonWorker w : writers) {

@@ -25,6 +25,8 @@ class CorruptionIT extends E2eTest {
                 .assertSucceeded();
         String badId = written.get("ID_0");
         String goodId = written.get("ID_1");
+        String badToken = written.get("TOKEN_0");
+        String goodToken = written.get("TOKEN_1");
         String badDescriptor = written.get("DESC_JSON_0");
 
         long offset = Long.parseLong(badDescriptor.replaceAll(".*\"offset\":(\\d+).*", "$1"));
@@ -38,10 +40,10 @@ class CorruptionIT extends E2eTest {
 
         // the periodic check runs every second
         Thread.sleep(2500);
-        ScriptResult bad = harness.runElixir("acquire_code", badId).assertSucceeded();
+        ScriptResult bad = harness.runElixir("acquire_code", badId, badToken).assertSucceeded();
         assertEquals("invalid_region", bad.get("CODE"), bad.transcript());
         assertEquals("invalid", bad.get("STATE"), bad.transcript());
-        ScriptResult good = harness.runElixir("acquire_code", goodId).assertSucceeded();
+        ScriptResult good = harness.runElixir("acquire_code", goodId, goodToken).assertSucceeded();
         assertEquals("ok", good.get("CODE"), "the neighbour in the same segment\n" + good.transcript());
         assertEquals("degraded", harness.runElixir("health").assertSucceeded().get("HEALTH"));
         assertTrue(harness.node().stderr().contains("is invalid: region header CRC-32 mismatch"),
