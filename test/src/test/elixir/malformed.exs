@@ -1,4 +1,5 @@
-# Sends malformed requests; each must get {:error, %{code: atom, message: binary}} with
+# Sends malformed requests (and well-formed ones with a wrong capability token or operator
+# key, which are :forbidden); each must get {:error, %{code: atom, message: binary}} with
 # the expected code, the node must keep serving and a canary region must stay untouched.
 # Prints CASE_<name>=<code> (or BAD:<reply>) per request, CASES, BAD, then CANARY=ok,
 # VALID=ok, HEALTH=<status> and REGIONS=<live regions at the end>. Exits 1 if any is BAD.

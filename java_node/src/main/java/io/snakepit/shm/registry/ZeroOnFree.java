@@ -6,7 +6,10 @@ public enum ZeroOnFree {
   SENSITIVE("sensitive"),
   /** Every region. */
   ALWAYS("always"),
-  /** Never (pooled blocks are then neither zeroed nor given back until their segment goes). */
+  /**
+   * Only regions allocated with {@code sensitive: true}, which are always zeroed; other
+   * pooled blocks are then not cleared before reuse (nor given back until their segment goes).
+   */
   NEVER("never");
 
   private final String atom;
@@ -28,8 +31,11 @@ public enum ZeroOnFree {
     return null;
   }
 
-  /** True when a region with the given sensitivity must be zeroed. */
+  /**
+   * True when a region with the given sensitivity must be zeroed: a sensitive region
+   * always (no setting turns that off), any region under {@link #ALWAYS}.
+   */
   public boolean requiresZeroing(boolean sensitive) {
-    return this == ALWAYS || (this == SENSITIVE && sensitive);
+    return this == ALWAYS || sensitive;
   }
 }

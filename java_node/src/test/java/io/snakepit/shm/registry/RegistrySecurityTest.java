@@ -213,4 +213,24 @@ class RegistrySecurityTest {
     registry.acquire(r.id(), bob, null, r.tokenText(), Access.READ_WRITE, T0);
     registry.syncTarget(r.id(), bob, null, 0, 8, true, T0);
   }
+
+  @Test
+  void aSensitiveRegionIsZeroedEvenWhenZeroOnFreeIsNever() throws IOException {
+    registry.configure(Map.of("zero_on_free", new ShmException.Atom("never")));
+    for (long size : new long[] {4096, 2L << 20}) { // pooled and dedicated
+      Region r = registry.allocate(new AllocateRequest(size, alice, null, null, true, 0, null, Access.READ_WRITE), T0);
+      java.nio.file.Path file = r.segment().path();
+      try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+          java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+        byte[] pattern = new byte[(int) size];
+        java.util.Arrays.fill(pattern, (byte) 0x5A);
+        ch.write(java.nio.ByteBuffer.wrap(pattern), r.payloadOffsetBytes());
+        registry.release(r.id(), alice, null, T0);
+        registry.gc(T0 + 1);
+        java.nio.ByteBuffer after = java.nio.ByteBuffer.allocate((int) size);
+        ch.read(after, r.payloadOffsetBytes()); // the handle opened before the free
+        assertTrue(java.util.Arrays.equals(new byte[(int) size], after.array()), "zeros after free, size " + size);
+      }
+    }
+  }
 }
