@@ -19,6 +19,7 @@ Requests (``DESC`` is a region descriptor object, CONTRACT section 3)::
     {"op":"attach_time","region":DESC}             ok map_micros=<n>
     {"op":"hold","region":DESC}                    ok held=<count> size=<n>
     {"op":"release_held"}                          ok closed=<count>
+    {"op":"held_sha256","index":I}                 ok sha256=<hex> size=<n> index=<I>
     {"op":"write_consistent","region":DESC,"offset":N,"hex":"..."}
     {"op":"write_consistent","region":DESC,"offset":N,"fill_u64":V,"count":C}
                                                    ok bytes=<n> seq=<even>
@@ -38,6 +39,10 @@ described in :mod:`snakepit_shm.sync_ops`.
 ``input * factor`` into the output payload in place (numpy when installed,
 ``memoryview.cast('d')`` otherwise). ``hold`` keeps the region mapped until
 ``release_held``, exit or death, to demonstrate a holder crash.
+``held_sha256`` hashes the payload of held region ``I`` (0-based, in hold
+order) through the mapping made at hold time, without checking the header
+again: it shows what a process that kept its mapping after the region was
+freed sees (zeros for zeroed regions).
 
 Regions whose payload does not fit the worker's address space are served in
 windowed mode (see :mod:`snakepit_shm.windows`); the fallback is logged as a
@@ -83,6 +88,7 @@ class Worker:
             "attach_time": self._attach_time,
             "hold": self._hold,
             "release_held": self._release_held,
+            "held_sha256": self._held_sha256,
             "write_consistent": self._write_consistent,
             "read_consistent": self._read_consistent,
             "contend": self._contend,
@@ -152,6 +158,16 @@ class Worker:
 
     def _release_held(self, request: Mapping[str, Any]) -> Reply:
         return {"closed": self.close_held()}
+
+    def _held_sha256(self, request: Mapping[str, Any]) -> Reply:
+        index = _field(request, "index", int)
+        if not 0 <= index < len(self.held):
+            raise ProtocolError(
+                f"index {index} is out of range: {len(self.held)} region(s) "
+                "held; hold one first")
+        region = self.held[index]
+        return {"sha256": ops.sha256_hex(region), "size": region.size,
+                "index": index}
 
     def _write_consistent(self, request: Mapping[str, Any]) -> Reply:
         offset = _optional(request, "offset", int, 0)
