@@ -21,10 +21,51 @@ final class Metrics {
   private long droppedMessages;
   private long holderExits;
   private long tornRepairs;
+  /** Every call since the last {@link #takeWindow()}: the latency alert's window. */
+  private Histogram window = new Histogram(HIGHEST_TRACKABLE_NS, 3);
+  /** Every call since the last {@link #takeSampleWindow()}: the usage series' interval. */
+  private Histogram sampleWindow = new Histogram(HIGHEST_TRACKABLE_NS, 3);
+  private long callsTotal;
 
   void recordCall(String call, long elapsedNs) {
-    latencyByCall.computeIfAbsent(call, k -> new Histogram(HIGHEST_TRACKABLE_NS, 3))
-        .recordValue(Math.min(Math.max(elapsedNs, 0), HIGHEST_TRACKABLE_NS));
+    long ns = Math.min(Math.max(elapsedNs, 0), HIGHEST_TRACKABLE_NS);
+    latencyByCall.computeIfAbsent(call, k -> new Histogram(HIGHEST_TRACKABLE_NS, 3)).recordValue(ns);
+    window.recordValue(ns);
+    sampleWindow.recordValue(ns);
+    callsTotal++;
+  }
+
+  /** The calls since the last take (and starts a new window). */
+  Histogram takeWindow() {
+    Histogram w = window;
+    window = new Histogram(HIGHEST_TRACKABLE_NS, 3);
+    return w;
+  }
+
+  /** The calls since the last sample (and starts a new interval). */
+  Histogram takeSampleWindow() {
+    Histogram w = sampleWindow;
+    sampleWindow = new Histogram(HIGHEST_TRACKABLE_NS, 3);
+    return w;
+  }
+
+  /** Calls answered since start. */
+  long callsTotal() {
+    return callsTotal;
+  }
+
+  /** Errors answered since start, all codes. */
+  long errorsTotal() {
+    long n = 0;
+    for (long v : errorsByCode.values()) {
+      n += v;
+    }
+    return n;
+  }
+
+  /** Errors of one code since start. */
+  long errors(ErrorCode code) {
+    return errorsByCode.getOrDefault(code, 0L);
   }
 
   void recordError(ErrorCode code) {

@@ -74,6 +74,11 @@ final class Options {
     return values.containsKey(key);
   }
 
+  /** The option's term as given, or null. */
+  OtpErlangObject raw(String key) {
+    return values.get(key);
+  }
+
   /** A binary option as text, or null when absent or nil. */
   String text(String key) {
     OtpErlangObject v = values.get(key);

@@ -29,14 +29,23 @@ final class Reports {
   private final Path shmDir;
   private final String nodeName;
   private final Metrics metrics;
+  private final Alerts alerts;
+  private final UsageSeries series;
+  private final NodeEvents events;
   private final long startedMs = System.currentTimeMillis();
+  /** How many holders stats and report list by bytes. */
+  static final int TOP_HOLDERS = 20;
 
-  Reports(RegionRegistry registry, SharedMemoryPlatform platform, Path shmDir, String nodeName, Metrics metrics) {
+  Reports(RegionRegistry registry, SharedMemoryPlatform platform, Path shmDir, String nodeName, Metrics metrics,
+      Alerts alerts, UsageSeries series, NodeEvents events) {
     this.registry = registry;
     this.platform = platform;
     this.shmDir = shmDir;
     this.nodeName = nodeName;
     this.metrics = metrics;
+    this.alerts = alerts;
+    this.series = series;
+    this.events = events;
   }
 
   /** The fields that say where a region's payload is, shared by descriptor and info. */
@@ -48,6 +57,21 @@ final class Reports {
     m.put("path", r.segment().path().toString());
     m.put("offset", r.payloadOffsetBytes());
     m.put("size", r.sizeBytes());
+    return m;
+  }
+
+  /** Info with the region's history (the {@code info} call). */
+  static Map<String, Object> infoWithHistory(Region r) {
+    Map<String, Object> m = info(r);
+    List<Object> history = new ArrayList<>();
+    for (io.snakepit.shm.registry.RegionHistory.Entry e : r.history()) {
+      Map<String, Object> h = new LinkedHashMap<>();
+      h.put("event", new ShmException.Atom(e.event().atom()));
+      h.put("who", e.who() == null ? null : holderTerm(e.who()));
+      h.put("at_ms", e.atMs());
+      history.add(h);
+    }
+    m.put("history", history);
     return m;
   }
 
@@ -106,6 +130,12 @@ final class Reports {
     m.put("errors", metrics.errorsAsMap());
     m.put("dropped_messages", metrics.droppedMessages());
     m.put("security", securityCounts());
+    m.put("operations", registry.operations().asMap());
+    m.put("headroom", headroomList());
+    m.put("bytes_by_segment", Terms.binaryKeyMap(registry.bytesBySegment()));
+    m.put("top_holders", topHolders());
+    m.put("alerts", alertList());
+    m.put("subscribers", (long) events.subscriberCount());
     m.put("uptime_ms", now - startedMs);
     return m;
   }
@@ -187,6 +217,93 @@ final class Reports {
     return m;
   }
 
+  private List<Object> headroomList() {
+    List<Object> out = new ArrayList<>();
+    for (RegionRegistry.Headroom h : registry.headroom()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("limit", new ShmException.Atom(h.limitName()));
+      m.put("value", h.limit() == io.snakepit.shm.registry.ShmConfig.UNLIMITED
+          ? new ShmException.Atom("infinity") : (Object) h.limit());
+      m.put("used", h.used());
+      m.put("ratio", h.ratio());
+      m.put("by", h.by());
+      out.add(m);
+    }
+    return out;
+  }
+
+  private List<Object> topHolders() {
+    List<Object> out = new ArrayList<>();
+    for (RegionRegistry.HolderUse u : registry.topHolders(TOP_HOLDERS)) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("holder", holderTerm(u.holder()));
+      m.put("bytes", u.bytes());
+      m.put("regions", (long) u.regions());
+      out.add(m);
+    }
+    return out;
+  }
+
+  private List<Object> alertList() {
+    List<Object> out = new ArrayList<>();
+    for (Alert a : alerts.active()) {
+      out.add(a.asMap());
+    }
+    return out;
+  }
+
+  /**
+   * The {@code report} call: capacity, usage, headroom, latency, alerts and their recent
+   * history, recommendations, and usage over the last hour (PROTOCOL.md). O(regions).
+   */
+  Map<String, Object> report(long now) {
+    Map<String, Object> stats = stats(now);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("generated_ms", now);
+    m.put("node", new ShmException.Atom(nodeName));
+    m.put("shm_dir", shmDir.toString());
+    m.put("uptime_ms", now - startedMs);
+    Map<String, Object> capacity = new LinkedHashMap<>();
+    try {
+      SharedMemoryPlatform.FsStat fs = platform.statFs(shmDir);
+      capacity.put("shm_dir_total_bytes", fs.totalBytes());
+      capacity.put("shm_dir_free_bytes", fs.availableBytes());
+    } catch (PlatformException e) {
+      capacity.put("shm_dir_total_bytes", null);
+      capacity.put("shm_dir_free_bytes", null);
+    }
+    capacity.put("max_total_bytes", registry.config().maxTotalBytes());
+    capacity.put("bytes_in_use", registry.bytesInUse());
+    capacity.put("bytes_reserved", registry.bytesReserved());
+    m.put("capacity", capacity);
+    Map<String, Object> usage = new LinkedHashMap<>();
+    for (String k : new String[] {"regions", "holders", "segments", "pooled_segments", "dedicated_segments",
+        "bytes_by_tenant", "bytes_by_session", "bytes_by_segment", "top_holders"}) {
+      usage.put(k, stats.get(k));
+    }
+    m.put("usage", usage);
+    m.put("headroom", stats.get("headroom"));
+    m.put("pool", stats.get("pool"));
+    m.put("latency", Map.of("calls", stats.get("calls"), "operations", stats.get("operations")));
+    m.put("errors", stats.get("errors"));
+    m.put("security", stats.get("security"));
+    m.put("alerts", stats.get("alerts"));
+    List<Object> transitions = new ArrayList<>();
+    for (Alerts.Transition t : alerts.recent()) {
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("name", t.alert().name());
+      e.put("raised", t.raised());
+      e.put("at_ms", t.atMs());
+      e.put("message", t.alert().message());
+      transitions.add(e);
+    }
+    m.put("alert_history", transitions);
+    m.put("recommendations", Recommendations.of(registry, metrics, now));
+    m.put("series", series.asList());
+    m.put("config", registry.config().asMap());
+    return m;
+  }
+
   Map<String, Object> health() {
     List<Object> checks = new ArrayList<>();
     String status = "ok";
@@ -220,6 +337,12 @@ final class Reports {
     if (!dirProblems.isEmpty() && status.equals("ok")) {
       status = "degraded";
     }
+    List<Alert> raised = alerts.active();
+    checks.add(check("alerts", raised.isEmpty() ? "ok" : "degraded", raised.isEmpty() ? "no alert raised"
+        : raised.size() + " alert(s) raised; first: " + raised.get(0).message()));
+    if (!raised.isEmpty() && status.equals("ok")) {
+      status = "degraded";
+    }
     List<Object> invalidList = new ArrayList<>();
     for (io.snakepit.shm.registry.InvalidRegion i : found) {
       Map<String, Object> e = new LinkedHashMap<>();
@@ -238,6 +361,7 @@ final class Reports {
     m.put("regions", (long) registry.regionCount());
     m.put("invalid_regions", invalidList);
     m.put("security", securitySection());
+    m.put("alerts", alertList());
     return m;
   }
 

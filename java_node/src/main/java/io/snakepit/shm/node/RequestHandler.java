@@ -64,15 +64,19 @@ final class RequestHandler {
   private final String nodeName;
   private final Metrics metrics;
   private final Reports reports;
+  private final NodeEvents events;
+  private static final Set<String> REPORT_KEYS = Set.of("operator_key");
+  private static final Set<String> SUBSCRIBE_KEYS = Set.of("pid");
 
   RequestHandler(RegionRegistry registry, SharedMemoryPlatform platform, Path shmDir, String nodeName,
-      Metrics metrics) {
+      Metrics metrics, Alerts alerts, UsageSeries series, NodeEvents events) {
     this.registry = registry;
     this.platform = platform;
     this.shmDir = shmDir;
     this.nodeName = nodeName;
     this.metrics = metrics;
-    this.reports = new Reports(registry, platform, shmDir, nodeName, metrics);
+    this.events = events;
+    this.reports = new Reports(registry, platform, shmDir, nodeName, metrics, alerts, series, events);
   }
 
   /** The reply to {@code request} from {@code caller}; never throws for bad input. */
@@ -122,7 +126,8 @@ final class RequestHandler {
   private static String known(String name) {
     return switch (name) {
       case "allocate", "acquire", "release", "free", "info", "list", "release_session", "stats", "health", "gc",
-          "config", "ping", "allocate_many", "release_many", "write", "read" -> name;
+          "config", "ping", "allocate_many", "release_many", "write", "read", "report", "subscribe",
+          "unsubscribe" -> name;
       default -> "unknown";
     };
   }
@@ -135,6 +140,7 @@ final class RequestHandler {
         case "stats" -> Terms.ok(Terms.map(reports.stats(now)));
         case "health" -> Terms.ok(Terms.map(reports.health()));
         case "gc" -> Terms.ok(Terms.map(reports.gc(now)));
+        case "report" -> Terms.ok(Terms.map(reports.report(now)));
         case "ping" -> Terms.ok(Terms.map(Map.of("node", new ShmException.Atom(nodeName),
             "pid", platform.currentPid())));
         default -> throw unknown(req);
@@ -264,7 +270,7 @@ final class RequestHandler {
       case "info/3": {
         long id = Requests.regionId(t.elementAt(1));
         Options o = Options.parse(arity == 3 ? t.elementAt(2) : new OtpErlangMap(), INFO_KEYS, "info options");
-        return Terms.ok(Terms.map(Reports.info(registry.info(id, callerHolder, o.text("tenant"),
+        return Terms.ok(Terms.map(Reports.infoWithHistory(registry.info(id, callerHolder, o.text("tenant"),
             o.text("operator_key"), now))));
       }
       case "list/2": {
@@ -284,6 +290,30 @@ final class RequestHandler {
       }
       case "config/2":
         return config(t.elementAt(1));
+      case "report/2": {
+        Options.parse(t.elementAt(1), REPORT_KEYS, "report options");
+        return Terms.ok(Terms.map(reports.report(now)));
+      }
+      case "subscribe/2":
+      case "unsubscribe/2": {
+        Options o = Options.parse(t.elementAt(1), SUBSCRIBE_KEYS, call + " options");
+        OtpErlangPid pid = caller;
+        if (o.has("pid")) {
+          if (!(o.raw("pid") instanceof OtpErlangPid p)) {
+            throw ShmException.invalid("pid must be a pid, got " + Requests.show(o.raw("pid"))).with("key", "pid");
+          }
+          pid = p;
+        }
+        if (call.equals("unsubscribe")) {
+          return Terms.ok(Terms.map(Map.of("subscribed", false, "was_subscribed", events.unsubscribe(pid))));
+        }
+        if (!events.subscribe(pid)) {
+          throw ShmException.of(ErrorCode.LIMIT_EXCEEDED, "the node already has " + Subscriptions.MAX_SUBSCRIBERS
+              + " subscribers", "Subscribe one process per BEAM node and fan out from there.")
+              .with("limit", (long) Subscriptions.MAX_SUBSCRIBERS);
+        }
+        return Terms.ok(Terms.map(Map.of("subscribed", true, "subscribers", (long) events.subscriberCount())));
+      }
       default:
         throw unknown(req);
     }

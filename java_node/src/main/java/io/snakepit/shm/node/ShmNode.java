@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * <p>The node holds a strong reference to its mailbox (JInterface keeps mailboxes only
  * weakly).
  */
-public final class ShmNode implements HolderListener {
+public final class ShmNode implements HolderListener, NodeEvents {
   /** The registered mailbox name of CONTRACT section 2. */
   public static final String MAILBOX_NAME = "snakepit_shm";
   private static final Logger LOG = LoggerFactory.getLogger(ShmNode.class);
@@ -59,6 +59,9 @@ public final class ShmNode implements HolderListener {
   private final RegionRegistry registry;
   private final RequestHandler handler;
   private final Metrics metrics = new Metrics();
+  private final Alerts alerts;
+  private final UsageSeries series;
+  private final Subscriptions subscriptions;
   private final Thread owner;
   private final Deque<OtpErlangPid> deadOnLink = new ArrayDeque<>();
   private final Deque<ParkedCall> parked = new ArrayDeque<>();
@@ -87,7 +90,10 @@ public final class ShmNode implements HolderListener {
     }
     this.wakeMailbox = node.createMbox();
     this.registry = new RegionRegistry(store, config, this);
-    this.handler = new RequestHandler(registry, platform, store.shmDir(), node.node(), metrics);
+    this.alerts = new Alerts(registry, metrics, platform, store.shmDir());
+    this.series = new UsageSeries(registry, metrics);
+    this.subscriptions = new Subscriptions(mailbox);
+    this.handler = new RequestHandler(registry, platform, store.shmDir(), node.node(), metrics, alerts, series, this);
     this.owner = new Thread(null, this::serve, "snakepit-shm-owner", OWNER_STACK_BYTES);
   }
 
@@ -131,6 +137,11 @@ public final class ShmNode implements HolderListener {
       while (!shutdownRequested) {
         long now = System.currentTimeMillis();
         long next = Math.min(registry.tick(now), serveParked(now));
+        for (Alerts.Transition tr : alerts.check(now)) {
+          broadcastAlert(tr);
+        }
+        series.sample(now);
+        next = Math.min(next, Math.min(alerts.nextCheckMs(), series.nextSampleMs()));
         processDeadOnLink(now);
         unlinkIdle(now);
         long waitMs = Math.max(1, Math.min(next - now, MAX_WAIT_MS));
@@ -147,6 +158,7 @@ public final class ShmNode implements HolderListener {
           LOG.debug("linked pid {} exited: {}", pid, exit.reason());
           if (pid != null) {
             idleLinks.remove(pid);
+            subscriptions.remove(pid);
             registry.dropHolder(new Holder.BeamProcess(pid), System.currentTimeMillis());
           }
           continue;
@@ -332,8 +344,77 @@ public final class ShmNode implements HolderListener {
 
   @Override
   public void onLastRelease(Holder holder) {
-    if (holder instanceof Holder.BeamProcess b) {
+    if (holder instanceof Holder.BeamProcess b && !subscriptions.contains((OtpErlangPid) b.pid())) {
       idleLinks.put((OtpErlangPid) b.pid(), System.currentTimeMillis());
     }
+  }
+
+  @Override
+  public void onHolderDown(Holder holder, int regions, int references) {
+    subscriptions.broadcast(new String[] {"holder", "down"}, Map.of("regions", (long) regions, "references",
+        (long) references), Map.of("holder", Reports.holderTerm(holder)));
+  }
+
+  @Override
+  public void onSecurityEvent(io.snakepit.shm.registry.SecurityEvent e) {
+    Map<String, Object> meta = new LinkedHashMap<>();
+    meta.put("kind", new ShmException.Atom(e.kind().atom()));
+    meta.put("call", e.call());
+    meta.put("who", e.who());
+    meta.put("id", e.regionId());
+    meta.put("tenant", e.tenant());
+    meta.put("detail", e.detail());
+    subscriptions.broadcast(new String[] {"security", "event"}, Map.of("count", 1L), meta);
+  }
+
+  @Override
+  public void onSweep(io.snakepit.shm.segment.StaleSweeper.Result r) {
+    subscriptions.broadcast(new String[] {"sweep", "stop"}, Reports.sweepMap(r), Map.of("node",
+        new ShmException.Atom(node.node())));
+  }
+
+  private void broadcastAlert(Alerts.Transition tr) {
+    Alert a = tr.alert();
+    Map<String, Object> meta = new LinkedHashMap<>();
+    meta.put("name", a.name());
+    meta.put("severity", new ShmException.Atom(a.severity()));
+    meta.put("message", a.message());
+    meta.put("recommendation", a.recommendation());
+    subscriptions.broadcast(new String[] {"alert", tr.raised() ? "raised" : "cleared"},
+        Map.of("value", a.value(), "threshold", a.threshold()), meta);
+  }
+
+  // ---------------------------------------------------------------- NodeEvents
+
+  @Override
+  public boolean subscribe(OtpErlangPid pid) {
+    if (!subscriptions.add(pid)) {
+      return false;
+    }
+    if (idleLinks.remove(pid) == null && !registry.isHolder(new Holder.BeamProcess(pid))) {
+      try {
+        mailbox.link(pid);
+      } catch (OtpErlangExit e) {
+        subscriptions.remove(pid);
+        return true; // it is gone already: nothing to send to
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public boolean unsubscribe(OtpErlangPid pid) {
+    if (!subscriptions.remove(pid)) {
+      return false;
+    }
+    if (!registry.isHolder(new Holder.BeamProcess(pid))) {
+      mailbox.unlink(pid);
+    }
+    return true;
+  }
+
+  @Override
+  public int subscriberCount() {
+    return subscriptions.size();
   }
 }

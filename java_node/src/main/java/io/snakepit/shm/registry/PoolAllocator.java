@@ -171,7 +171,7 @@ final class PoolAllocator {
       if (b.blockBytes() >= PUNCH_MIN_BYTES) {
         punched = store.zero(pool.segment, payloadOffset, payloadBytes);
       } else {
-        pool.segment.access(payloadOffset, payloadBytes, (m, at, len) -> m.fill(at, len, (byte) 0));
+        store.clear(pool.segment, payloadOffset, payloadBytes);
       }
     }
     boolean emptied = pool.free(b.offsetBytes(), b.sizeClass(), punched, nowMs);

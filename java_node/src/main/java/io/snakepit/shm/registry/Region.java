@@ -50,6 +50,8 @@ public final class Region {
   int refcount;
   private long lastAccessMs;
   private long accessCount;
+  /** The last events of this region, or null when history is off ({@code history_events} 0). */
+  RegionHistory history;
   /** The capability token (CapabilityToken), set once right after construction. */
   private long tokenHi;
   private long tokenLo;
@@ -103,6 +105,11 @@ public final class Region {
 
   public long generation() {
     return generation;
+  }
+
+  /** The region's recent events, oldest first (empty when history is off). */
+  public java.util.List<RegionHistory.Entry> history() {
+    return history == null ? java.util.List.of() : history.entries();
   }
 
   void token(long hi, long lo) {

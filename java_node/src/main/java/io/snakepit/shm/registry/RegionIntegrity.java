@@ -23,6 +23,12 @@ final class RegionIntegrity {
   private int invalidLive;
   private int cursor;
   private long headersChecked;
+  /** Told of each region found invalid (the registry records it in the region's history). */
+  private final java.util.function.ObjLongConsumer<Region> onInvalid;
+
+  RegionIntegrity(java.util.function.ObjLongConsumer<Region> onInvalid) {
+    this.onInvalid = onInvalid;
+  }
 
   /** Regions found corrupt since start (the newest {@link #MAX_INVALID_REPORTED}). */
   List<InvalidRegion> invalidRegions() {
@@ -84,6 +90,7 @@ final class RegionIntegrity {
     }
     r.markInvalid();
     invalidLive++;
+    onInvalid.accept(r, nowMs);
     try {
       r.segment().access(r.headerOffsetBytes(), RegionHeaderLayout.HEADER_BYTES, (m, at, len) -> {
         if (RegionHeaderLayout.read(m, at) != null) {

@@ -57,7 +57,10 @@ public final class RegionRegistry {
   private long nextPoolCheckMs;
   private long deallocatedTotal;
   private static final int INTEGRITY_BUDGET = 2000;
-  private final RegionIntegrity integrity = new RegionIntegrity();
+  private final RegionIntegrity integrity = new RegionIntegrity(
+      (r, atMs) -> recordEvent(r, RegionEvent.INVALIDATED, null, atMs));
+  private final OperationStats operations = new OperationStats();
+  private AuditLog audit;
   private long nextIntegrityCheckMs;
   private long holderDeathsTotal;
   private final CapabilityToken tokens = new CapabilityToken();
@@ -65,6 +68,7 @@ public final class RegionRegistry {
   private final SecurityLog security = new SecurityLog();
   private OperatorKey operatorKey = OperatorKey.none();
   private long operatorCalls;
+  private StaleSweeper.Result lastSweep;
   /** The first sequence number of this run: ids with a lower one were never issued here. */
   private final long firstSequence;
   private final long ownUid = io.snakepit.shm.segment.ShmDirGuard.ownUid();
@@ -80,6 +84,7 @@ public final class RegionRegistry {
     this.firstSequence = sequence + 1;
     this.pool = new PoolAllocator(store, sizeClasses(config), config.poolSegmentBytes());
     this.sweeper = new StaleSweeper(store.platform(), store.shmDir(), store.owner());
+    store.setTimer(operations);
   }
 
   private static SizeClasses sizeClasses(ShmConfig c) {
@@ -111,6 +116,36 @@ public final class RegionRegistry {
     return operatorCalls;
   }
 
+  /** Latency histograms of the registry's operations. */
+  public OperationStats operations() {
+    return operations;
+  }
+
+  /** Sends every region and security event to {@code log} from now on (null: none). */
+  public void setAuditLog(AuditLog log) {
+    this.audit = log;
+  }
+
+  /** The audit log, or null. */
+  public AuditLog auditLog() {
+    return audit;
+  }
+
+  /** Calls {@code action} for every live region, in slot order (for reports; O(regions)). */
+  public void forEachRegion(java.util.function.Consumer<Region> action) {
+    for (int i = 0; i < regions.slotCount(); i++) {
+      Region r = regions.slotAt(i);
+      if (r != null) {
+        action.accept(r);
+      }
+    }
+  }
+
+  /** True when {@code h} holds at least one region now. */
+  public boolean isHolder(Holder h) {
+    return holderStates.containsKey(h);
+  }
+
   /** True when the node has an operator key. */
   public boolean hasOperatorKey() {
     return operatorKey.isSet();
@@ -125,6 +160,13 @@ public final class RegionRegistry {
 
   /** Allocates a region and gives {@code req.holder()} one reference to it. */
   public Region allocate(AllocateRequest req, long nowMs) {
+    long startNs = System.nanoTime();
+    Region r = allocateTimed(req, nowMs);
+    operations.record("allocate", System.nanoTime() - startNs);
+    return r;
+  }
+
+  private Region allocateTimed(AllocateRequest req, long nowMs) {
     long size = req.sizeBytes();
     Limits.checkRegionSize(config, size);
     limits.checkAllocation(config, regions.size(), bytesInUse, heldBytes(req.holder()), req.session(), req.tenant(),
@@ -148,6 +190,7 @@ public final class RegionRegistry {
     bytesReserved += region.blockBytes();
     region.recordAccess(nowMs);
     addRef(region, req.holder(), req.access());
+    recordEvent(region, RegionEvent.ALLOCATED, req.holder(), nowMs);
     if (req.ttlMs() > 0) {
       ttlQueue.add(new Deadline(saturatingAdd(nowMs, req.ttlMs()), region));
       liveTtlRegions++;
@@ -218,7 +261,9 @@ public final class RegionRegistry {
       }
     }
     for (long id : ids) {
-      dropRefs(regions.get(id).refOf(hs), 1, nowMs);
+      Region r = regions.get(id);
+      recordEvent(r, RegionEvent.RELEASED, holder, nowMs);
+      dropRefs(r.refOf(hs), 1, nowMs);
     }
     return ids.length;
   }
@@ -238,6 +283,13 @@ public final class RegionRegistry {
    * through the node.
    */
   public Region acquire(long id, Holder holder, String tenant, String token, Access access, long nowMs) {
+    long startNs = System.nanoTime();
+    Region r = acquireTimed(id, holder, tenant, token, access, nowMs);
+    operations.record("acquire", System.nanoTime() - startNs);
+    return r;
+  }
+
+  private Region acquireTimed(long id, Holder holder, String tenant, String token, Access access, long nowMs) {
     Region r = find(id, "acquire", holder, tenant, nowMs);
     checkTenant(r, "acquire", holder, tenant, nowMs);
     checkToken(r, holder, tenant, token, nowMs);
@@ -255,23 +307,31 @@ public final class RegionRegistry {
     r.deallocateAtMs = -1;
     r.recordAccess(nowMs);
     addRef(r, holder, access);
+    recordEvent(r, RegionEvent.ACQUIRED, holder, nowMs);
     return r;
   }
 
   /** Drops one of {@code holder}'s references. */
   public void release(long id, Holder holder, String tenant, long nowMs) {
+    long startNs = System.nanoTime();
     Region r = find(id, "release", holder, tenant, nowMs);
     checkTenant(r, "release", holder, tenant, nowMs);
-    dropRefs(refOrForbidden(r, holder, tenant, "release", nowMs), 1, nowMs);
+    RefNode node = refOrForbidden(r, holder, tenant, "release", nowMs);
+    recordEvent(r, RegionEvent.RELEASED, holder, nowMs);
+    dropRefs(node, 1, nowMs);
+    operations.record("release", System.nanoTime() - startNs);
   }
 
   /** Forbids new acquires and drops one of {@code holder}'s references. */
   public void free(long id, Holder holder, String tenant, long nowMs) {
+    long startNs = System.nanoTime();
     Region r = find(id, "free", holder, tenant, nowMs);
     checkTenant(r, "free", holder, tenant, nowMs);
     RefNode node = refOrForbidden(r, holder, tenant, "free", nowMs);
     r.markFreed();
+    recordEvent(r, RegionEvent.FREED, holder, nowMs);
     dropRefs(node, 1, nowMs);
+    operations.record("free", System.nanoTime() - startNs);
   }
 
   /** Where a consistent write or read goes: the region, its sync protocol, the file offset. */
@@ -361,6 +421,7 @@ public final class RegionRegistry {
     }
     for (Region r : of) {
       r.markFreed();
+      recordEvent(r, RegionEvent.SESSION_ENDED, null, nowMs);
       dropAllRefsOf(r);
       scheduleIfUnreferenced(r, nowMs);
     }
@@ -377,9 +438,11 @@ public final class RegionRegistry {
     List<RefNode> nodes = hs.nodes();
     for (RefNode n : nodes) {
       dropped += n.count;
+      recordEvent(n.region, RegionEvent.HOLDER_DOWN, holder, nowMs);
       dropRefs(n, n.count, nowMs);
     }
     holderDeathsTotal++;
+    listener.onHolderDown(holder, nodes.size(), dropped);
     LOG.info("holder {} is gone: dropped {} reference(s) on {} region(s)", holder, dropped, nodes.size());
     return dropped;
   }
@@ -412,6 +475,9 @@ public final class RegionRegistry {
     if (nowMs >= nextPoolCheckMs) {
       nextPoolCheckMs = nowMs + POOL_CHECK_INTERVAL_MS;
       releaseIdlePools(nowMs, false);
+      if (audit != null) {
+        audit.flush();
+      }
     }
     if (nowMs >= nextIntegrityCheckMs) {
       nextIntegrityCheckMs = nowMs + config.integrityCheckMs();
@@ -449,12 +515,22 @@ public final class RegionRegistry {
     graceQueue.clear();
     tick(nowMs);
     int released = releaseIdlePools(nowMs, true);
-    return new GcResult(deallocated, holders, released, sweeper.sweep(false));
+    return new GcResult(deallocated, holders, released, sweepStale(false));
   }
 
   /** Sweeps the shm dir for segments of dead managers (at start-up, and by gc). */
   public StaleSweeper.Result sweepStale(boolean dryRun) {
-    return sweeper.sweep(dryRun);
+    long startNs = System.nanoTime();
+    StaleSweeper.Result r = sweeper.sweep(dryRun);
+    operations.record("sweep", System.nanoTime() - startNs);
+    lastSweep = r;
+    listener.onSweep(r);
+    return r;
+  }
+
+  /** The result of the last sweep, or null before the first. */
+  public StaleSweeper.Result lastSweep() {
+    return lastSweep;
   }
 
   /** Deallocates everything and removes every segment; for shutdown. */
@@ -463,6 +539,9 @@ public final class RegionRegistry {
       deallocate(r, "shutdown", System.currentTimeMillis());
     }
     pool.destroyAll();
+    if (audit != null) {
+      audit.close();
+    }
   }
 
   // ---------------------------------------------------------------- gauges
@@ -482,6 +561,89 @@ public final class RegionRegistry {
   /** Payload bytes of live regions. */
   public long bytesInUse() {
     return bytesInUse;
+  }
+
+  /**
+   * How close one limit is: {@code used} against {@code limit} ({@link ShmConfig#UNLIMITED}
+   * when unset); for per-holder, per-session and per-tenant limits {@code used} is the
+   * largest user's and {@code by} names it.
+   */
+  public record Headroom(String limitName, long limit, long used, String by) {
+    /** used / limit, 0 for an unlimited limit. */
+    public double ratio() {
+      return limit == ShmConfig.UNLIMITED || limit <= 0 ? 0.0 : (double) used / limit;
+    }
+  }
+
+  /** Headroom to every limit, in the order Limits checks them. */
+  public List<Headroom> headroom() {
+    List<Headroom> out = new ArrayList<>();
+    out.add(new Headroom("max_total_bytes", config.maxTotalBytes(), bytesInUse, null));
+    out.add(new Headroom("max_regions", config.maxRegions(), regions.size(), null));
+    HolderState top = null;
+    for (HolderState hs : holderStates.values()) {
+      if (top == null || hs.bytes > top.bytes) {
+        top = hs;
+      }
+    }
+    out.add(new Headroom("max_holder_bytes", config.maxHolderBytes(), top == null ? 0 : top.bytes,
+        top == null ? null : top.holder.toString()));
+    Map.Entry<String, Long> session = largest(limits.bytesBySession());
+    out.add(new Headroom("max_session_bytes", config.maxSessionBytes(), session == null ? 0 : session.getValue(),
+        session == null ? null : session.getKey()));
+    Map.Entry<String, Long> tenant = largest(limits.bytesByTenant());
+    out.add(new Headroom("max_tenant_bytes", config.maxTenantBytes(), tenant == null ? 0 : tenant.getValue(),
+        tenant == null ? null : tenant.getKey()));
+    return out;
+  }
+
+  private static Map.Entry<String, Long> largest(Map<String, Long> m) {
+    Map.Entry<String, Long> best = null;
+    for (Map.Entry<String, Long> e : m.entrySet()) {
+      if (best == null || e.getValue() > best.getValue()) {
+        best = e;
+      }
+    }
+    return best;
+  }
+
+  /** One holder's use: bytes (each region once) and regions held. */
+  public record HolderUse(Holder holder, long bytes, int regions) {}
+
+  /** The {@code n} holders holding the most bytes, most first. */
+  public List<HolderUse> topHolders(int n) {
+    PriorityQueue<HolderState> top = new PriorityQueue<>(Comparator.comparingLong((HolderState h) -> h.bytes));
+    for (HolderState hs : holderStates.values()) {
+      top.add(hs);
+      if (top.size() > n) {
+        top.poll();
+      }
+    }
+    List<HolderUse> out = new ArrayList<>();
+    for (HolderState hs : top) {
+      out.add(new HolderUse(hs.holder, hs.bytes, hs.regionCount));
+    }
+    out.sort(Comparator.comparingLong(HolderUse::bytes).reversed());
+    return out;
+  }
+
+  /**
+   * Bytes in use per segment name: blocks handed out (headers included) for a pooled
+   * segment, the region's payload for a dedicated one.
+   */
+  public Map<String, Long> bytesBySegment() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    for (PoolSegment p : pool.segments()) {
+      out.put(p.segment.shmName(), p.capacityBytes() - p.freeBytes());
+    }
+    if (dedicatedSegments > 0) {
+      for (Region r : regions.values()) {
+        if (r.poolBlock == null) {
+          out.put(r.segment().shmName(), r.sizeBytes());
+        }
+      }
+    }
+    return out;
   }
 
   /** Bytes of blocks (headers and aligned payloads) of live regions. */
@@ -570,6 +732,9 @@ public final class RegionRegistry {
       AllocateRequest req, long nowMs) {
     Region r = new Region(id, generation, s, headerOffset, req.sizeBytes(), blockBytes, req.sensitive(), req.tenant(),
         req.session(), req.label(), req.access(), req.ttlMs(), nowMs);
+    if (config.historyEvents() > 0) {
+      r.history = new RegionHistory(config.historyEvents());
+    }
     tokens.next(tokenScratch);
     r.token(tokenScratch[0], tokenScratch[1]);
     return r;
@@ -654,6 +819,7 @@ public final class RegionRegistry {
   }
 
   private void expire(Region r, long nowMs) {
+    recordEvent(r, RegionEvent.EXPIRED, null, nowMs);
     dropAllRefsOf(r);
     deallocate(r, "ttl of " + r.ttlMs() + " ms ran out", nowMs);
   }
@@ -699,6 +865,7 @@ public final class RegionRegistry {
     } catch (PlatformException | IllegalStateException | IndexOutOfBoundsException e) {
       LOG.error("deallocating region {} in {}: {}", r.idText(), s.shmName(), e.toString());
     }
+    recordEvent(r, RegionEvent.DEALLOCATED, null, nowMs);
     LOG.debug("deallocated region {} ({} bytes): {}", r.idText(), r.sizeBytes(), why);
   }
 
@@ -836,7 +1003,22 @@ public final class RegionRegistry {
 
   private void securityEvent(SecurityEvent.Kind kind, String call, Holder who, String id, String tenant,
       String detail, long nowMs) {
-    security.record(new SecurityEvent(kind, call, who == null ? null : who.toString(), id, tenant, detail, nowMs));
+    SecurityEvent e = new SecurityEvent(kind, call, who == null ? null : who.toString(), id, tenant, detail, nowMs);
+    security.record(e);
+    listener.onSecurityEvent(e);
+    if (audit != null) {
+      audit.securityEvent(e);
+    }
+  }
+
+  /** Adds an event to the region's history and to the audit log. */
+  private void recordEvent(Region r, RegionEvent e, Holder who, long nowMs) {
+    if (r.history != null) {
+      r.history.add(e, who, nowMs);
+    }
+    if (audit != null) {
+      audit.regionEvent(r, e, who, nowMs);
+    }
   }
 
   /**

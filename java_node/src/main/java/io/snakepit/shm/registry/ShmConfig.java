@@ -29,11 +29,17 @@ public record ShmConfig(
     long integrityCheckMs,
     long maxSessionBytes,
     long maxTenantBytes,
-    boolean acquireTokenRequired) {
+    boolean acquireTokenRequired,
+    int historyEvents,
+    long alertCapacityPercent,
+    long alertFragmentationPercent,
+    long alertCallP99Us) {
 
   public static final long UNLIMITED = Long.MAX_VALUE;
   /** Most live regions one manager can track (the slot bits of a region id). */
   public static final long MAX_REGIONS = 1L << 24;
+  /** Most events a region's history keeps. */
+  public static final int MAX_HISTORY_EVENTS = 64;
   private static final long MIB = 1024L * 1024;
   /** Space in a pooled segment that is not for blocks: the segment header. */
   private static final long POOL_OVERHEAD_BYTES = 256;
@@ -41,7 +47,7 @@ public record ShmConfig(
   /** Defaults of CONTRACT section 2; {@code maxTotalBytes} is half the shm dir's size. */
   public static ShmConfig defaults(long shmDirTotalBytes) {
     return new ShmConfig(100, Math.max(shmDirTotalBytes / 2, MIB), UNLIMITED, 1_000_000, ZeroOnFree.SENSITIVE,
-        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000, 4, 10_000, 1000, UNLIMITED, UNLIMITED, true);
+        16 * MIB, MIB, 64L * 1024 * MIB, 200, 10_000, 4, 10_000, 1000, UNLIMITED, UNLIMITED, true, 8, 90, 50, 10_000);
   }
 
   /** The configuration as key → value, values as on the wire (Long, Atom). */
@@ -63,6 +69,10 @@ public record ShmConfig(
     m.put("max_session_bytes", limit(maxSessionBytes));
     m.put("max_tenant_bytes", limit(maxTenantBytes));
     m.put("acquire_token", new ShmException.Atom(acquireTokenRequired ? "required" : "optional"));
+    m.put("history_events", (long) historyEvents);
+    m.put("alert_capacity_percent", alertCapacityPercent);
+    m.put("alert_fragmentation_percent", alertFragmentationPercent);
+    m.put("alert_call_p99_us", alertCallP99Us);
     return m;
   }
 
@@ -84,6 +94,10 @@ public record ShmConfig(
     long session = maxSessionBytes;
     long tenant = maxTenantBytes;
     boolean tokenRequired = acquireTokenRequired;
+    int history = historyEvents;
+    long alertCapacity = alertCapacityPercent;
+    long alertFragmentation = alertFragmentationPercent;
+    long alertP99 = alertCallP99Us;
     for (Map.Entry<String, Object> e : changes.entrySet()) {
       String key = e.getKey();
       Object v = e.getValue();
@@ -122,6 +136,10 @@ public record ShmConfig(
           }
           tokenRequired = a.equals("required");
         }
+        case "history_events" -> history = (int) number(key, v, 0, MAX_HISTORY_EVENTS);
+        case "alert_capacity_percent" -> alertCapacity = number(key, v, 1, 100);
+        case "alert_fragmentation_percent" -> alertFragmentation = number(key, v, 1, 100);
+        case "alert_call_p99_us" -> alertP99 = number(key, v, 1, 60_000_000);
         default -> throw ShmException.invalid("unknown configuration key " + key)
             .with("key", key);
       }
@@ -131,7 +149,7 @@ public record ShmConfig(
           + (pool - RegionLayoutMath.BLOCK_OVERHEAD_BYTES - POOL_OVERHEAD_BYTES) + " with pool_segment_bytes " + pool);
     }
     return new ShmConfig(grace, total, holder, regions, zero, pool, threshold, maxRegion, poll, idle, perDoubling,
-        mailbox, integrity, session, tenant, tokenRequired);
+        mailbox, integrity, session, tenant, tokenRequired, history, alertCapacity, alertFragmentation, alertP99);
   }
 
   private static Object limit(long v) {

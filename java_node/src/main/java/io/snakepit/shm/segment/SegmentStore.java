@@ -31,6 +31,7 @@ public final class SegmentStore {
   private final SegmentNames names = new SegmentNames();
   private final long fsPageBytes;
   private final boolean hugetlbfs;
+  private OperationTimer timer = OperationTimer.NONE;
 
   public SegmentStore(SharedMemoryPlatform platform, Path shmDir, ManagerInstance owner) {
     this.platform = platform;
@@ -50,6 +51,11 @@ public final class SegmentStore {
     if (hugetlbfs) {
       LOG.info("shm dir {} is hugetlbfs: segments are sized and mapped in pages of {} bytes", shmDir, fsPageBytes);
     }
+  }
+
+  /** Where {@code map} and {@code zero} timings go. */
+  public void setTimer(OperationTimer timer) {
+    this.timer = timer;
   }
 
   /** The page size of the shm dir's file system: the huge page size on hugetlbfs. */
@@ -84,6 +90,13 @@ public final class SegmentStore {
    * (rounded up to a page). Reserves backing store for the first {@code reservedBytes}.
    */
   public Segment create(int kind, long requestedBytes, long mappedBytes, long reservedBytes, long nowMs) {
+    long startNs = System.nanoTime();
+    Segment made = createTimed(kind, requestedBytes, mappedBytes, reservedBytes, nowMs);
+    timer.record("map", System.nanoTime() - startNs);
+    return made;
+  }
+
+  private Segment createTimed(int kind, long requestedBytes, long mappedBytes, long reservedBytes, long nowMs) {
     long sizeBytes = roundUpToPage(requestedBytes);
     String fileName = null;
     int fd = -1;
@@ -143,12 +156,24 @@ public final class SegmentStore {
    * huge pages, the bytes are cleared through a mapping and false is returned.
    */
   public boolean zero(Segment s, long offsetBytes, long lengthBytes) {
-    if (hugetlbfs) {
-      s.access(offsetBytes, lengthBytes, (m, at, len) -> m.fill(at, len, (byte) 0));
-      return false;
+    long startNs = System.nanoTime();
+    try {
+      if (hugetlbfs) {
+        s.access(offsetBytes, lengthBytes, (m, at, len) -> m.fill(at, len, (byte) 0));
+        return false;
+      }
+      platform.punchHole(s.fd(), offsetBytes, lengthBytes, s.fileName());
+      return true;
+    } finally {
+      timer.record("zero", System.nanoTime() - startNs);
     }
-    platform.punchHole(s.fd(), offsetBytes, lengthBytes, s.fileName());
-    return true;
+  }
+
+  /** Zeroes a small range with a memset through the mapping (its pages stay reserved). */
+  public void clear(Segment s, long offsetBytes, long lengthBytes) {
+    long startNs = System.nanoTime();
+    s.access(offsetBytes, lengthBytes, (m, at, len) -> m.fill(at, len, (byte) 0));
+    timer.record("zero", System.nanoTime() - startNs);
   }
 
   /** Unmaps, closes and unlinks a segment. Safe to call twice. */

@@ -46,7 +46,27 @@ class RequestHandlerTest {
     ManagerInstance me = new ManagerInstance("t@h", pid, platform.processStartTicks(pid), 1, platform.bootId());
     registry = new RegionRegistry(new SegmentStore(platform, dir, me), ShmConfig.defaults(1L << 30),
         HolderListener.NONE);
-    handler = new RequestHandler(registry, platform, dir, "t@h", new Metrics());
+    Metrics metrics = new Metrics();
+    handler = new RequestHandler(registry, platform, dir, "t@h", metrics, new Alerts(registry, metrics, platform, dir),
+        new UsageSeries(registry, metrics), new NodeEvents() {
+          private final java.util.Set<OtpErlangPid> subscribed = new java.util.HashSet<>();
+
+          @Override
+          public boolean subscribe(OtpErlangPid pid) {
+            subscribed.add(pid);
+            return true;
+          }
+
+          @Override
+          public boolean unsubscribe(OtpErlangPid pid) {
+            return subscribed.remove(pid);
+          }
+
+          @Override
+          public int subscriberCount() {
+            return subscribed.size();
+          }
+        });
   }
 
   @AfterEach
