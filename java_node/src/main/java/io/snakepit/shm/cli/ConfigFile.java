@@ -41,11 +41,19 @@ public final class ConfigFile {
             file + ":" + (n + 1) + ": expected 'key = value', got '" + line + "'");
       }
       String key = line.substring(0, eq).strip();
-      String value = line.substring(eq + 1).strip();
-      String digits = value.replace("_", "");
-      out.put(key, digits.matches("-?\\d{1,18}") ? (Object) Long.parseLong(digits)
-          : new ShmException.Atom(value.startsWith(":") ? value.substring(1) : value));
+      out.put(key, value(line.substring(eq + 1)));
     }
     return out;
+  }
+
+  /**
+   * A configuration value as written in a file, an environment variable or a
+   * {@code --set} flag: an integer (underscores allowed) or an atom (leading colon optional).
+   */
+  public static Object value(String text) {
+    String value = text.strip();
+    String digits = value.replace("_", "");
+    return digits.matches("-?\\d{1,18}") ? (Object) Long.parseLong(digits)
+        : new ShmException.Atom(value.startsWith(":") ? value.substring(1) : value);
   }
 }

@@ -6,6 +6,7 @@ import io.snakepit.shm.node.ShmNode;
 import io.snakepit.shm.platform.Platforms;
 import io.snakepit.shm.platform.PlatformException;
 import io.snakepit.shm.platform.SharedMemoryPlatform;
+import io.snakepit.shm.registry.AuditLog;
 import io.snakepit.shm.registry.OperatorKey;
 import io.snakepit.shm.registry.ShmConfig;
 import io.snakepit.shm.registry.ShmException;
@@ -55,15 +56,14 @@ public final class NodeCommand {
         new SecureRandom().nextLong(), platform.bootId());
     ShmConfig config;
     try {
-      config = ShmConfig.defaults(platform.statFs(o.shmDir()).totalBytes());
-      if (o.configFile() != null) {
-        config = config.with(ConfigFile.read(o.configFile()));
-      }
-    } catch (ShmException e) {
-      throw new UsageException(UsageException.BAD_ARGUMENTS, "config file " + o.configFile() + ": " + e.getMessage());
+      config = ConfigSources.resolve(platform.statFs(o.shmDir()).totalBytes(), o.configFile(), System.getenv(),
+          o.sets());
     } catch (PlatformException e) {
       throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + o.shmDir() + ": " + e.getMessage());
     }
+    AuditLog audit = auditLog(o.auditLog() != null ? o.auditLog()
+        : System.getenv("SNAKEPIT_SHM_AUDIT_LOG") == null || System.getenv("SNAKEPIT_SHM_AUDIT_LOG").isBlank() ? null
+        : Path.of(System.getenv("SNAKEPIT_SHM_AUDIT_LOG")));
 
     ShmNode node;
     try {
@@ -72,6 +72,7 @@ public final class NodeCommand {
       throw new UsageException(UsageException.ENVIRONMENT, "cannot start node " + fullName + ": " + e.getMessage());
     }
     node.setOperatorKey(operatorKey);
+    node.setAuditLog(audit);
     Signal.handle(new Signal("TERM"), s -> node.requestShutdown());
     Signal.handle(new Signal("INT"), s -> node.requestShutdown());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -119,6 +120,19 @@ public final class NodeCommand {
     } catch (IOException e) {
       throw new UsageException(UsageException.ENVIRONMENT, "cannot read " + source + " (" + e.getClass().getSimpleName()
           + "); pass --cookie or --cookie-file");
+    }
+  }
+
+  private static AuditLog auditLog(Path file) throws UsageException {
+    if (file == null) {
+      return null;
+    }
+    try {
+      AuditLog log = AuditLog.open(file);
+      LOG.info("audit log: {}", file);
+      return log;
+    } catch (IOException | UnsupportedOperationException e) {
+      throw new UsageException(UsageException.ENVIRONMENT, "cannot open the audit log " + file + ": " + e);
     }
   }
 

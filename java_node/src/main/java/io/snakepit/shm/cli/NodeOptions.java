@@ -14,10 +14,12 @@ import java.util.List;
  * @param configFile      configuration file, or null
  * @param exitOnStdinEof  exit when stdin closes
  * @param operatorKeyFile file holding the operator key (SECURITY.md), or null for no operators
+ * @param auditLog        file to append the audit log to, or null
+ * @param sets            {@code KEY=VALUE} configuration flags, in order
  * @param help            print usage and exit
  */
 public record NodeOptions(String name, String cookie, Path cookieFile, Path shmDir, Path configFile,
-    boolean exitOnStdinEof, boolean help, Path operatorKeyFile) {
+    boolean exitOnStdinEof, boolean help, Path operatorKeyFile, Path auditLog, List<String> sets) {
 
   public static final String DEFAULT_NAME = "snakepit_shm";
   public static final Path DEFAULT_SHM_DIR = Path.of("/dev/shm");
@@ -34,6 +36,10 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       "  --cookie-file FILE    read the cookie from FILE (default: ~/.erlang.cookie)",
       "  --shm-dir DIR         directory of segments, a tmpfs or hugetlbfs (default: /dev/shm)",
       "  --config FILE         configuration file, 'key = value' lines (default: none)",
+      "  --set KEY=VALUE       one configuration value; repeatable; wins over SNAKEPIT_SHM_<KEY>",
+      "                        environment variables, which win over --config (default: none)",
+      "  --audit-log FILE      append every region and security event to FILE as JSON lines",
+      "                        (mode 0600; default: $SNAKEPIT_SHM_AUDIT_LOG, else none)",
       "  --exit-on-stdin-eof   exit when stdin closes, for use as an Erlang Port (default: off)",
       "  --operator-key-file FILE",
       "                        key that lets a caller list and inspect every tenant's regions;",
@@ -51,6 +57,8 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
     boolean exitOnEof = false;
     boolean help = false;
     Path operatorKeyFile = null;
+    Path auditLog = null;
+    List<String> sets = new java.util.ArrayList<>();
     for (int i = 0; i < args.size(); i++) {
       String a = args.get(i);
       String flag = a;
@@ -68,6 +76,8 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
         case "--config" -> config = Path.of(value(args, i++, flag, inline));
         case "--exit-on-stdin-eof" -> exitOnEof = true;
         case "--operator-key-file" -> operatorKeyFile = Path.of(value(args, i++, flag, inline));
+        case "--audit-log" -> auditLog = Path.of(value(args, i++, flag, inline));
+        case "--set" -> sets.add(value(args, i++, flag, inline));
         case "--help", "-h" -> help = true;
         default -> throw new UsageException(UsageException.BAD_ARGUMENTS,
             "unknown option '" + a + "' for node (see snakepit-shm node --help)");
@@ -83,7 +93,8 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       throw new UsageException(UsageException.BAD_ARGUMENTS,
           "bad node name '" + name + "': use letters, digits, _ and -, optionally @host");
     }
-    return new NodeOptions(name, cookie, cookieFile, shmDir, config, exitOnEof, help, operatorKeyFile);
+    return new NodeOptions(name, cookie, cookieFile, shmDir, config, exitOnEof, help, operatorKeyFile, auditLog,
+        List.copyOf(sets));
   }
 
   private static String value(List<String> args, int i, String flag, String inline) throws UsageException {

@@ -97,6 +97,11 @@ public final class ShmNode implements HolderListener, NodeEvents {
     this.owner = new Thread(null, this::serve, "snakepit-shm-owner", OWNER_STACK_BYTES);
   }
 
+  /** Sets the audit log (null for none); call before {@link #start()}. */
+  public void setAuditLog(io.snakepit.shm.registry.AuditLog log) {
+    registry.setAuditLog(log);
+  }
+
   /**
    * Sets the operator key (SECURITY.md "Operator role"); call before {@link #start()}.
    */
