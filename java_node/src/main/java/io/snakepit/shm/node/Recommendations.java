@@ -2,7 +2,6 @@ package io.snakepit.shm.node;
 
 import io.snakepit.shm.registry.ErrorCode;
 import io.snakepit.shm.registry.Holder;
-import io.snakepit.shm.registry.Region;
 import io.snakepit.shm.registry.RegionRegistry;
 import io.snakepit.shm.registry.SecurityEvent;
 import io.snakepit.shm.registry.ShmConfig;
@@ -123,10 +122,5 @@ final class Recommendations {
     m.put("message", message);
     m.put("action", action);
     return m;
-  }
-
-  /** Whether a region counts as idle (for tests). */
-  static boolean idle(Region r, long nowMs) {
-    return r.refcount() > 0 && nowMs - r.lastAccessMs() >= IDLE_MS;
   }
 }
