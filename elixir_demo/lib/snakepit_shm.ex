@@ -70,6 +70,15 @@ defmodule SnakepitShm do
   and the distribution's tick (`net_ticktime`, 60 s by default) eventually drops the
   connection.
 
+  ## Telemetry
+
+  Every call emits `[:snakepit, :shm, call, :start | :stop | :exception]` events with
+  the duration, the bytes moved and the outcome (`result`, error `code`), through
+  `SnakepitShm.Telemetry` — `:telemetry` when that package is loaded, a built-in
+  dispatcher otherwise. `SnakepitShm.Events` forwards the node's own events (alerts,
+  holders that died, sweeps, security events) the same way; `subscribe/2` and
+  `report/2` are the underlying calls. The event list is in `SnakepitShm.Telemetry`.
+
   ## Errors
 
   Every failure is `{:error, %{code: atom, message: binary, remediation: binary | nil}}`.
@@ -77,7 +86,7 @@ defmodule SnakepitShm do
   time and `:not_found` with `reason: :nodedown` when the node cannot be reached.
   """
 
-  alias SnakepitShm.{Call, Error, Payload}
+  alias SnakepitShm.{Call, Error, Payload, Telemetry}
 
   @typedoc "The node (`:\"snakepit_shm@host\"`) or `{registered_name, node}`."
   @type server :: node() | {atom(), node()}
@@ -158,7 +167,9 @@ defmodule SnakepitShm do
   Returns `{:ok, %{node: node, pid: os_pid}}`.
   """
   @spec ping(server(), keyword()) :: {:ok, map()} | error()
-  def ping(server, opts \\ []), do: call(server, :ping, timeout_ms(opts))
+  def ping(server, opts \\ []) do
+    instrument(:ping, server, %{}, nil, fn -> Call.call(server, :ping, timeout_ms(opts)) end)
+  end
 
   # ---------------------------------------------------------------------------------
   # Regions
@@ -173,7 +184,12 @@ defmodule SnakepitShm do
   @spec allocate(server(), pos_integer(), opts()) :: {:ok, descriptor()} | error()
   def allocate(server, size_bytes, opts \\ []) do
     {timeout_ms, node_opts} = split_opts(opts)
-    call(server, {:allocate, size_bytes, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+    request = {:allocate, size_bytes, Map.put_new(node_opts, :holder, self())}
+    bytes = if is_integer(size_bytes), do: size_bytes
+
+    instrument(:allocate, server, scope(node_opts), bytes, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
   @doc """
@@ -184,12 +200,12 @@ defmodule SnakepitShm do
   @spec allocate_many(server(), [pos_integer()], opts()) :: {:ok, [descriptor()]} | error()
   def allocate_many(server, sizes_bytes, opts \\ []) when is_list(sizes_bytes) do
     {timeout_ms, node_opts} = split_opts(opts)
+    request = {:allocate_many, sizes_bytes, Map.put_new(node_opts, :holder, self())}
+    bytes = if Enum.all?(sizes_bytes, &is_integer/1), do: Enum.sum(sizes_bytes)
 
-    call(
-      server,
-      {:allocate_many, sizes_bytes, Map.put_new(node_opts, :holder, self())},
-      timeout_ms
-    )
+    instrument(:allocate_many, server, scope(node_opts), bytes, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
   @doc """
@@ -200,7 +216,11 @@ defmodule SnakepitShm do
           {:ok, %{released: non_neg_integer()}} | error()
   def release_many(server, ids, opts \\ []) when is_list(ids) do
     {timeout_ms, node_opts} = split_opts(opts)
-    call(server, {:release_many, ids, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+    request = {:release_many, ids, Map.put_new(node_opts, :holder, self())}
+
+    instrument(:release_many, server, scope(node_opts), nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
   @doc """
@@ -217,7 +237,11 @@ defmodule SnakepitShm do
   def write_consistent(server, id, offset, data, opts \\ []) when is_binary(data) do
     {timeout_ms, node_opts} = split_opts(opts)
     node_opts = Map.put_new(node_opts, :holder, self())
-    call(server, {:write, id, offset, data, node_opts}, call_timeout(timeout_ms, node_opts))
+    request = {:write, id, offset, data, node_opts}
+
+    instrument(:write_consistent, server, scope(node_opts, id), byte_size(data), fn ->
+      Call.call(server, request, call_timeout(timeout_ms, node_opts))
+    end)
   end
 
   @doc """
@@ -231,7 +255,12 @@ defmodule SnakepitShm do
   def read_consistent(server, id, offset, length, opts \\ []) do
     {timeout_ms, node_opts} = split_opts(opts)
     node_opts = Map.put_new(node_opts, :holder, self())
-    call(server, {:read, id, offset, length, node_opts}, call_timeout(timeout_ms, node_opts))
+    request = {:read, id, offset, length, node_opts}
+    bytes = if is_integer(length) and length >= 0, do: length
+
+    instrument(:read_consistent, server, scope(node_opts, id), bytes, fn ->
+      Call.call(server, request, call_timeout(timeout_ms, node_opts))
+    end)
   end
 
   # The call must outlive the node's own wait.
@@ -258,22 +287,32 @@ defmodule SnakepitShm do
   def acquire(server, %{id: id} = descriptor, opts) do
     {timeout_ms, node_opts} = split_opts(opts)
     node_opts = put_token(node_opts, Map.get(descriptor, :token))
-    call(server, {:acquire, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+    request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
+
+    instrument(:acquire, server, scope(node_opts, id), nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
   def acquire(server, id, opts) when is_binary(id) do
     {timeout_ms, node_opts} = split_opts(opts)
     node_opts = put_token(node_opts, nil)
-    call(server, {:acquire, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+    request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
+
+    instrument(:acquire, server, scope(node_opts, id), nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
-  def acquire(_server, other, _opts) do
-    Error.new(
-      :invalid_request,
-      "acquire takes a region descriptor (a map with :id and :token) or a region id " <>
-        "(a binary), not #{inspect(other, limit: 5)}",
-      "pass the descriptor returned by SnakepitShm.allocate/3"
-    )
+  def acquire(server, other, _opts) do
+    instrument(:acquire, server, %{}, nil, fn ->
+      Error.new(
+        :invalid_request,
+        "acquire takes a region descriptor (a map with :id and :token) or a region id " <>
+          "(a binary), not #{inspect(other, limit: 5)}",
+        "pass the descriptor returned by SnakepitShm.allocate/3"
+      )
+    end)
   end
 
   # An explicit (non-nil) `token:` option wins; else the descriptor's; none: no key.
@@ -294,7 +333,11 @@ defmodule SnakepitShm do
   @spec release(server(), region_id(), opts()) :: :ok | error()
   def release(server, id, opts \\ []) do
     {timeout_ms, node_opts} = split_opts(opts)
-    call(server, {:release, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+    request = {:release, id, Map.put_new(node_opts, :holder, self())}
+
+    instrument(:release, server, scope(node_opts, id), nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
   @doc """
@@ -306,12 +349,20 @@ defmodule SnakepitShm do
   @spec free(server(), region_id(), opts()) :: :ok | error()
   def free(server, id, opts \\ []) do
     {timeout_ms, node_opts} = split_opts(opts)
-    call(server, {:free, id, Map.put_new(node_opts, :holder, self())}, timeout_ms)
+    request = {:free, id, Map.put_new(node_opts, :holder, self())}
+
+    instrument(:free, server, scope(node_opts, id), nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
   @doc """
-  Describes region `id`: refcount, holders, state and the descriptor's fields (not its
-  token).
+  Describes region `id`: refcount, holders, state, the descriptor's fields (not its
+  token), access counters and `history` — the region's last `history_events` (node
+  configuration, default 8) events as `%{event, who, at_ms}`, oldest first, `event`
+  being one of `:allocated`, `:acquired`, `:released`, `:freed`, `:holder_down`,
+  `:session_ended`, `:invalidated`, `:expired` and `who` the holder (pid or
+  `{:os_pid, n}`) or `nil` for the node itself (PROTOCOL.md "Observability").
 
   Options: `tenant` (needed for a region of a tenant), `operator_key` (the node's
   operator key: any tenant's region), `timeout_ms`. Sent as `{:info, id}` when no node
@@ -322,7 +373,10 @@ defmodule SnakepitShm do
   def info(server, id, opts \\ []) do
     {timeout_ms, node_opts} = split_opts(opts)
     request = if map_size(node_opts) == 0, do: {:info, id}, else: {:info, id, node_opts}
-    call(server, request, timeout_ms)
+
+    instrument(:info, server, scope(node_opts, id), nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
   end
 
   @doc """
@@ -336,13 +390,19 @@ defmodule SnakepitShm do
   @spec list(server(), opts()) :: {:ok, [map()]} | error()
   def list(server, filter \\ []) do
     {timeout_ms, node_filter} = split_opts(filter)
-    call(server, {:list, node_filter}, timeout_ms)
+
+    instrument(:list, server, scope(node_filter), nil, fn ->
+      Call.call(server, {:list, node_filter}, timeout_ms)
+    end)
   end
 
   @doc "Drops every reference held for regions of `session`. Returns `{:ok, %{released: n}}`."
   @spec release_session(server(), String.t(), keyword()) :: {:ok, map()} | error()
-  def release_session(server, session, opts \\ []),
-    do: call(server, {:release_session, session}, timeout_ms(opts))
+  def release_session(server, session, opts \\ []) do
+    instrument(:release_session, server, %{session: session}, nil, fn ->
+      Call.call(server, {:release_session, session}, timeout_ms(opts))
+    end)
+  end
 
   # ---------------------------------------------------------------------------------
   # Operations
@@ -350,24 +410,73 @@ defmodule SnakepitShm do
 
   @doc "Counters of the node: regions, segments, bytes, holders, calls, errors."
   @spec stats(server(), keyword()) :: {:ok, map()} | error()
-  def stats(server, opts \\ []), do: call(server, :stats, timeout_ms(opts))
+  def stats(server, opts \\ []), do: simple(:stats, server, :stats, opts)
 
   @doc "The node's health: `%{status: :ok | :degraded | :failing, checks: [...]}`."
   @spec health(server(), keyword()) :: {:ok, map()} | error()
-  def health(server, opts \\ []), do: call(server, :health, timeout_ms(opts))
+  def health(server, opts \\ []), do: simple(:health, server, :health, opts)
 
   @doc "Deallocates whatever is due now (ended grace periods and ttls, dead OS pids)."
   @spec gc(server(), keyword()) :: {:ok, map()} | error()
-  def gc(server, opts \\ []), do: call(server, :gc, timeout_ms(opts))
+  def gc(server, opts \\ []), do: simple(:gc, server, :gc, opts)
 
   @doc "The node's configuration (`grace_ms`, `max_total_bytes`, ...)."
   @spec config(server(), keyword()) :: {:ok, map()} | error()
-  def config(server, opts \\ []), do: call(server, {:config, :get}, timeout_ms(opts))
+  def config(server, opts \\ []), do: simple(:config, server, {:config, :get}, opts)
 
   @doc "Changes configuration keys at run time; returns the whole configuration after."
   @spec config_set(server(), map(), keyword()) :: {:ok, map()} | error()
   def config_set(server, changes, opts \\ []) when is_map(changes),
-    do: call(server, {:config, {:set, changes}}, timeout_ms(opts))
+    do: simple(:config_set, server, {:config, {:set, changes}}, opts)
+
+  @doc """
+  A capacity and usage report (protocol extension `:report`, PROTOCOL.md
+  "Observability"): `%{generated_ms, node, shm_dir, uptime_ms, capacity, usage,
+  headroom, pool, latency, errors, security, alerts, alert_history, recommendations,
+  series, config}`. `capacity` has `shm_dir_total_bytes`, `shm_dir_free_bytes`,
+  `max_total_bytes`, `bytes_in_use`, `bytes_reserved`; `alerts` are the alerts raised
+  now; `recommendations` are `%{id, severity, message, action}`; `series` samples usage
+  and latency every 5 s over the last hour. It walks every region once.
+
+  Options: `operator_key`, `timeout_ms`. Sent as `:report` when no node option is given,
+  else as `{:report, opts}`.
+  """
+  @spec report(server(), opts()) :: {:ok, map()} | error()
+  def report(server, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    request = if map_size(node_opts) == 0, do: :report, else: {:report, node_opts}
+    instrument(:report, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+  end
+
+  @doc """
+  Subscribes a process (`pid:`, default: the caller) to the node's events: it then
+  receives `{:snakepit_shm_event, event, measurements, metadata}` messages, `event`
+  being `[:snakepit, :shm, ...]` (listed in `SnakepitShm.Telemetry`). Returns
+  `{:ok, %{subscribed: true, subscribers: n}}`; subscribing twice is harmless. At most
+  1000 processes subscribe to one node (`:limit_exceeded`).
+
+  The node links to the subscriber and forgets it when it exits. That link works both
+  ways (see "Holders" above): when the node goes away the subscriber receives an exit
+  signal, so it should trap exits. `SnakepitShm.Events` does this for you, re-emits the
+  events as telemetry and subscribes again after the node comes back.
+  """
+  @spec subscribe(server(), opts()) :: {:ok, map()} | error()
+  def subscribe(server, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    request = {:subscribe, Map.put_new(node_opts, :pid, self())}
+    instrument(:subscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+  end
+
+  @doc """
+  Ends a subscription made by `subscribe/2` (`pid:`, default: the caller). Returns
+  `{:ok, %{subscribed: false, was_subscribed: boolean}}`.
+  """
+  @spec unsubscribe(server(), opts()) :: {:ok, map()} | error()
+  def unsubscribe(server, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    request = {:unsubscribe, Map.put_new(node_opts, :pid, self())}
+    instrument(:unsubscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+  end
 
   @doc """
   Sends any `request` to the node and returns its reply; see `SnakepitShm.Call`.
@@ -375,8 +484,11 @@ defmodule SnakepitShm do
   Holders are not filled in here: the node sees a proxy process as the caller.
   """
   @spec call(server(), term(), non_neg_integer()) :: term()
-  def call(server, request, timeout_ms \\ @default_timeout_ms),
-    do: Call.call(server, request, timeout_ms)
+  def call(server, request, timeout_ms \\ @default_timeout_ms) do
+    instrument(:call, server, %{request: request_name(request)}, nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
+  end
 
   # ---------------------------------------------------------------------------------
   # Payload
@@ -389,11 +501,21 @@ defmodule SnakepitShm do
   `:forbidden`.
   """
   @spec write(descriptor(), integer(), iodata()) :: :ok | error()
-  defdelegate write(descriptor, offset_in_payload, data), to: Payload
+  def write(descriptor, offset_in_payload, data) do
+    instrument(:write, nil, descriptor_scope(descriptor), iodata_bytes(data), fn ->
+      Payload.write(descriptor, offset_in_payload, data)
+    end)
+  end
 
   @doc "Reads `length` bytes at `offset_in_payload` from the region's payload."
   @spec read(descriptor(), integer(), integer()) :: {:ok, binary()} | error()
-  defdelegate read(descriptor, offset_in_payload, length), to: Payload
+  def read(descriptor, offset_in_payload, length) do
+    bytes = if is_integer(length) and length >= 0, do: length
+
+    instrument(:read, nil, descriptor_scope(descriptor), bytes, fn ->
+      Payload.read(descriptor, offset_in_payload, length)
+    end)
+  end
 
   @doc """
   Allocates a region, calls `fun.(descriptor)` and always releases the region after,
@@ -419,6 +541,99 @@ defmodule SnakepitShm do
   # ---------------------------------------------------------------------------------
   # Helpers
   # ---------------------------------------------------------------------------------
+
+  # One call with its telemetry span (SnakepitShm.Telemetry): `:start`, then `:stop` with
+  # the result, or `:exception` (re-raised). Metadata never carries tokens or keys.
+  @spec instrument(atom(), server() | nil, map(), non_neg_integer() | nil, (() -> result)) ::
+          result
+        when result: term()
+  defp instrument(call, server, scope, bytes, fun) do
+    start_time = System.monotonic_time()
+    metadata = Map.merge(scope, %{server: server, call: call, telemetry_span_context: make_ref()})
+
+    Telemetry.execute(
+      [:snakepit, :shm, call, :start],
+      %{system_time: System.system_time(), monotonic_time: start_time},
+      metadata
+    )
+
+    try do
+      fun.()
+    catch
+      kind, reason ->
+        stacktrace = __STACKTRACE__
+        stop_time = System.monotonic_time()
+
+        Telemetry.execute(
+          [:snakepit, :shm, call, :exception],
+          %{duration: stop_time - start_time, monotonic_time: stop_time},
+          Map.merge(metadata, %{kind: kind, reason: reason, stacktrace: stacktrace})
+        )
+
+        :erlang.raise(kind, reason, stacktrace)
+    else
+      result ->
+        stop_time = System.monotonic_time()
+        measurements = %{duration: stop_time - start_time, monotonic_time: stop_time}
+        measurements = if bytes, do: Map.put(measurements, :bytes, bytes), else: measurements
+        Telemetry.execute([:snakepit, :shm, call, :stop], measurements, outcome(metadata, result))
+        result
+    end
+  end
+
+  @spec outcome(map(), term()) :: map()
+  defp outcome(metadata, :ok), do: Map.merge(metadata, %{result: :ok, code: nil})
+
+  defp outcome(metadata, {:ok, %{id: id}}) when not is_map_key(metadata, :id),
+    do: Map.merge(metadata, %{result: :ok, code: nil, id: id})
+
+  defp outcome(metadata, {:ok, _}), do: Map.merge(metadata, %{result: :ok, code: nil})
+
+  defp outcome(metadata, {:error, %{code: code}}) when is_atom(code),
+    do: Map.merge(metadata, %{result: :error, code: code})
+
+  defp outcome(metadata, _other), do: Map.merge(metadata, %{result: :error, code: nil})
+
+  # A call with only `timeout_ms` as option.
+  @spec simple(atom(), server(), term(), opts()) :: term()
+  defp simple(call, server, request, opts) do
+    timeout_ms = timeout_ms(opts)
+    instrument(call, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+  end
+
+  # What telemetry metadata may show of a request's options: its session and tenant.
+  @spec scope(map()) :: map()
+  defp scope(node_opts), do: Map.take(node_opts, [:session, :tenant])
+
+  @spec scope(map(), term()) :: map()
+  defp scope(node_opts, id), do: node_opts |> scope() |> Map.put(:id, id)
+
+  @spec descriptor_scope(term()) :: map()
+  defp descriptor_scope(%{} = descriptor), do: Map.take(descriptor, [:id, :session, :tenant])
+  defp descriptor_scope(_other), do: %{}
+
+  @spec iodata_bytes(term()) :: non_neg_integer() | nil
+  defp iodata_bytes(data) when is_binary(data), do: byte_size(data)
+
+  defp iodata_bytes(data) when is_list(data) do
+    IO.iodata_length(data)
+  rescue
+    ArgumentError -> nil
+  end
+
+  defp iodata_bytes(_other), do: nil
+
+  @spec request_name(term()) :: atom() | nil
+  defp request_name(request) when is_atom(request), do: request
+
+  defp request_name(request) when is_tuple(request) and tuple_size(request) > 0 do
+    case elem(request, 0) do
+      name when is_atom(name) -> name
+      _ -> nil
+    end
+  end
+
+  defp request_name(_request), do: nil
 
   @spec split_opts(opts()) :: {non_neg_integer(), map()}
   defp split_opts(opts) when is_list(opts) or is_map(opts) do

@@ -11,6 +11,33 @@ defmodule SnakepitShm.NodeProcess do
   and it monitors the caller, closing the Port when the caller exits. The cookie is
   written to a temporary file of mode 0600 (removed once the node is ready), never put
   on a command line.
+
+  ## Configuration
+
+  Options come from the application environment, then from `start/1`'s argument, later
+  ones winning key by key:
+
+      # config/config.exs (or runtime.exs)
+      config :snakepit, :shared_memory,
+        name: "snakepit_shm",
+        cookie: "...",
+        shm_dir: "/dev/shm",
+        operator_key_file: "/etc/snakepit/operator.key",
+        audit_log: "/var/log/snakepit/shm-audit.jsonl",
+        config: %{grace_ms: 200, max_total_bytes: 8_589_934_592}
+
+  1. `config :snakepit, :shared_memory, ...` (a keyword list, read at every `start/1`);
+  2. the options given to `start/1`. The `:config` maps of both are merged key by key
+     (a key given to `start/1` wins); every other option given to `start/1` replaces
+     the application environment's.
+
+  The node gets the options as flags (`--name`, `--shm-dir`, `--config`,
+  `--operator-key-file`, `--audit-log`) and each `:config` entry as `--set key=value`.
+  On the node the configuration is resolved as (OPERATIONS.md "Configuration"):
+  defaults < the `--config` file < environment variables `SNAKEPIT_SHM_<KEY>` (the node
+  inherits this BEAM's environment) < `--set` flags. So a `:config` entry wins over the
+  same key in a config file or in the environment; `SnakepitShm.config_set/3` changes
+  the running node afterwards.
   """
 
   alias SnakepitShm.{Error, OsProcess, Paths}
@@ -33,7 +60,13 @@ defmodule SnakepitShm.NodeProcess do
     * `:cookie` — atom or string; default: this BEAM's cookie when it is distributed,
       else a random one (returned as `:cookie`);
     * `:shm_dir` — where segments live (default: the node's, `/dev/shm`);
-    * `:config` — a config file for `--config`;
+    * `:config` — node configuration entries, a map or keyword list such as
+      `%{grace_ms: 200}` (keys and values as in `SnakepitShm.config_set/3`: integers or
+      atoms), each passed as `--set key=value`; for compatibility a path (a string) is
+      taken as `:config_file`;
+    * `:config_file` — a configuration file for `--config` (`key = value` lines);
+    * `:audit_log` — append region and security events to this file as JSON lines
+      (`--audit-log`); default: env `SNAKEPIT_SHM_AUDIT_LOG`, else none;
     * `:operator_key_file` — the operator key file for `--operator-key-file` (a regular
       file of this user, mode 0600 or 0400, at least 16 characters; the node refuses to
       start otherwise); default: none, so the node has no operators;
@@ -47,7 +80,9 @@ defmodule SnakepitShm.NodeProcess do
           name: String.t() | atom(),
           cookie: String.t() | atom(),
           shm_dir: Path.t(),
-          config: Path.t(),
+          config: map() | keyword() | Path.t(),
+          config_file: Path.t(),
+          audit_log: Path.t(),
           operator_key_file: Path.t(),
           launcher: Path.t(),
           stderr_path: Path.t(),
@@ -62,15 +97,20 @@ defmodule SnakepitShm.NodeProcess do
   @doc """
   Starts the node and waits for its `ready <node>` line.
 
-  Returns `{:ok, %{port: port, node: node, os_pid: n, owner: pid, cookie: cookie,
-  launcher: path}}`, or an error naming the launcher and showing its last output lines.
+  `opts` are merged over the application environment's `config :snakepit,
+  :shared_memory` (see "Configuration" above). Returns `{:ok, %{port: port, node: node,
+  os_pid: n, owner: pid, cookie: cookie, launcher: path}}`, an `:invalid_request` error
+  for a bad `:config` entry, or an error naming the launcher and showing its last output
+  lines.
   """
   @spec start(start_opts()) :: {:ok, t()} | {:error, Error.t()}
   def start(opts \\ []) do
+    opts = effective_opts(opts)
     launcher = launcher(opts)
     ready_timeout_ms = Keyword.get(opts, :ready_timeout_ms, @default_ready_timeout_ms)
 
-    with :ok <- check_launcher(launcher) do
+    with :ok <- check_config(opts[:config]),
+         :ok <- check_launcher(launcher) do
       caller = self()
       tag = make_ref()
       cookie = cookie(opts)
@@ -122,16 +162,157 @@ defmodule SnakepitShm.NodeProcess do
     opts[:launcher] || System.get_env("SNAKEPIT_SHM_LAUNCHER") || Paths.default_launcher()
   end
 
-  @doc "The command-line arguments given to the launcher for `opts` and a cookie file."
+  @doc """
+  The options `start/1` uses for `opts`: the application environment's `config
+  :snakepit, :shared_memory` with `opts` merged over it (the `:config` maps key by key).
+  A string `:config` becomes `:config_file`.
+
+      # config :snakepit, :shared_memory, shm_dir: "/dev/shm/a", config: [grace_ms: 1]
+      opts = SnakepitShm.NodeProcess.effective_opts(shm_dir: "/dev/shm/b", config: %{max_regions: 9})
+      {opts[:shm_dir], opts[:config]}
+      #=> {"/dev/shm/b", %{grace_ms: 1, max_regions: 9}}
+  """
+  @spec effective_opts(keyword()) :: keyword()
+  def effective_opts(opts \\ []) when is_list(opts) do
+    app_opts = :snakepit |> Application.get_env(:shared_memory, []) |> normalize_opts()
+    opts = normalize_opts(opts)
+
+    config =
+      case {Keyword.get(app_opts, :config, %{}), Keyword.get(opts, :config, %{})} do
+        {app_config, config} when is_map(app_config) and is_map(config) ->
+          Map.merge(app_config, config)
+
+        # Not a map: kept for start/1 to refuse with a clear message.
+        {app_config, config} ->
+          if Keyword.has_key?(opts, :config), do: config, else: app_config
+      end
+
+    app_opts
+    |> Keyword.merge(opts)
+    |> Keyword.put(:config, config)
+  end
+
+  # A keyword list whose :config is a map; a string :config is a config file.
+  @spec normalize_opts(keyword() | map() | nil) :: keyword()
+  defp normalize_opts(nil), do: []
+  defp normalize_opts(opts) when is_map(opts), do: normalize_opts(Map.to_list(opts))
+
+  defp normalize_opts(opts) when is_list(opts) do
+    case Keyword.get(opts, :config) do
+      nil ->
+        Keyword.delete(opts, :config)
+
+      path when is_binary(path) ->
+        opts |> Keyword.delete(:config) |> Keyword.put_new(:config_file, path)
+
+      config when is_map(config) ->
+        opts
+
+      config when is_list(config) ->
+        if Enum.all?(config, &match?({_key, _value}, &1)),
+          do: Keyword.put(opts, :config, Map.new(config)),
+          else: opts
+
+      other ->
+        # Left as is for check_config/1 to refuse with a clear message.
+        Keyword.put(opts, :config, other)
+    end
+  end
+
+  @doc """
+  The command-line arguments given to the launcher for `opts` (as `effective_opts/1`
+  returns them) and a cookie file. `:config` entries become `--set key=value` flags, in
+  key order.
+  """
   @spec launcher_args(keyword(), Path.t()) :: [String.t()]
   def launcher_args(opts, cookie_file) do
+    {config_file, config} =
+      case opts[:config] do
+        path when is_binary(path) -> {path, %{}}
+        config -> {opts[:config_file], config || %{}}
+      end
+
     ["node"] ++
       optional_arg("--name", opts[:name]) ++
       ["--cookie-file", cookie_file] ++
       optional_arg("--shm-dir", opts[:shm_dir]) ++
-      optional_arg("--config", opts[:config]) ++
-      [] ++
+      optional_arg("--config", config_file) ++
+      optional_arg("--operator-key-file", opts[:operator_key_file]) ++
+      optional_arg("--audit-log", opts[:audit_log]) ++
+      set_args(config) ++
       ["--exit-on-stdin-eof"]
+  end
+
+  @spec set_args(map() | keyword()) :: [String.t()]
+  defp set_args(config) do
+    config
+    |> Enum.map(fn {key, value} -> {config_text(key), config_text(value)} end)
+    |> Enum.sort()
+    |> Enum.flat_map(fn {key, value} -> ["--set", key <> "=" <> value] end)
+  end
+
+  @spec config_text(atom() | integer() | String.t()) :: String.t()
+  defp config_text(value) when is_atom(value), do: Atom.to_string(value)
+  defp config_text(value) when is_integer(value), do: Integer.to_string(value)
+  defp config_text(value) when is_binary(value), do: value
+
+  # Each entry must make a `--set key=value` the node can parse.
+  @spec check_config(term()) :: :ok | {:error, Error.t()}
+  defp check_config(config) when is_map(config) do
+    Enum.find_value(config, :ok, fn {key, value} ->
+      cond do
+        not config_key?(key) ->
+          bad_config(
+            "bad configuration key #{inspect(key)}: use an atom or string of lower-case " <>
+              "letters, digits and _ (like :grace_ms)",
+            key
+          )
+
+        not config_value?(value) ->
+          bad_config(
+            "bad value #{inspect(value)} for configuration key #{key}: use an integer or " <>
+              "an atom (like :infinity)",
+            key
+          )
+
+        true ->
+          nil
+      end
+    end)
+  end
+
+  defp check_config(other) do
+    Error.new(
+      :invalid_request,
+      "the :config option of SnakepitShm.NodeProcess is a map or keyword list of " <>
+        "configuration keys (or a config file path), not #{inspect(other)}",
+      "write it as config: %{grace_ms: 200}"
+    )
+  end
+
+  @spec config_key?(term()) :: boolean()
+  defp config_key?(key) when is_atom(key) and key not in [nil, true, false],
+    do: config_key?(Atom.to_string(key))
+
+  defp config_key?(key) when is_binary(key), do: key =~ ~r/\A[a-z][a-z0-9_]*\z/
+  defp config_key?(_key), do: false
+
+  @spec config_value?(term()) :: boolean()
+  defp config_value?(value) when is_integer(value) or is_atom(value), do: true
+
+  defp config_value?(value) when is_binary(value),
+    do: value != "" and not String.contains?(value, ["\n", "\r", "\0"])
+
+  defp config_value?(_value), do: false
+
+  @spec bad_config(String.t(), term()) :: {:error, Error.t()}
+  defp bad_config(message, key) do
+    Error.new(
+      :invalid_request,
+      message,
+      "see {:config, :get} (SnakepitShm.config/2) for the keys and their values",
+      %{key: key}
+    )
   end
 
   # ---------------------------------------------------------------------------------
