@@ -7,52 +7,42 @@ import io.snakepit.shm.segment.StaleSweeper;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code snakepit-shm sweep}: the stale sweep of OPERATIONS.md run offline, without a
  * node: reports (and with {@code --reclaim} removes) the segments of dead managers in a
- * shm dir. A dry run unless told; segments of live managers are never touched.
+ * shm dir. A dry run unless told; segments of live managers are never touched. On a
+ * terminal it shows progress over many segments.
  */
 public final class SweepCommand {
-  static final String USAGE = String.join("\n",
-      "usage: snakepit-shm sweep [--shm-dir DIR] [--reclaim] [--json]",
-      "",
-      "Finds segments left by dead managers (another boot, no such process, or a reused pid)",
-      "and reports them; with --reclaim zeroes and removes them. Segments of live managers and",
-      "files without a valid header are never touched.",
-      "",
-      "options:",
-      "  --shm-dir DIR   directory of segments (default: /dev/shm)",
-      "  --reclaim       remove what a dry run would report (default: dry run)",
-      "  --json          print the result as one JSON object (default: text)",
-      "  --help          print this help",
-      "");
+  static final Flag RECLAIM = new Flag("--reclaim", null, "dry run", "remove what a dry run would report");
+  static final Flag SHM_DIR = new Flag("--shm-dir", "DIR", "/dev/shm", "directory of segments");
+
+  static final CommandLine.Spec SPEC = new CommandLine.Spec("sweep", "",
+      """
+      Finds segments left by dead managers (another boot, no such process, or a reused pid)
+      and reports them; with --reclaim zeroes and removes them. Segments of live managers and
+      files without a valid header that may still be being created are never touched. Needs
+      no node; safe while nodes run.""",
+      List.of(SHM_DIR, RECLAIM, CommonOptions.JSON, CommonOptions.HELP), 0, 0,
+      """
+      examples:
+        snakepit-shm sweep                  # what would be removed
+        snakepit-shm sweep --reclaim --json""");
 
   private SweepCommand() {}
 
   public static int run(List<String> args, PrintStream out) throws UsageException {
-    Path dir = NodeOptions.DEFAULT_SHM_DIR;
-    boolean reclaim = false;
-    boolean json = false;
-    for (int i = 0; i < args.size(); i++) {
-      switch (args.get(i)) {
-        case "--shm-dir" -> {
-          if (i + 1 >= args.size()) {
-            throw new UsageException(UsageException.BAD_ARGUMENTS, "--shm-dir needs a value");
-          }
-          dir = Path.of(args.get(++i));
-        }
-        case "--reclaim" -> reclaim = true;
-        case "--json" -> json = true;
-        case "--help", "-h" -> {
-          out.print(USAGE);
-          return 0;
-        }
-        default -> throw new UsageException(UsageException.BAD_ARGUMENTS,
-            "unknown option '" + args.get(i) + "' for sweep (see snakepit-shm sweep --help)");
-      }
+    CommandLine line = CommandLine.parse(SPEC, args);
+    if (line.help()) {
+      out.print(SPEC.help());
+      return 0;
     }
+    Path dir = line.path(SHM_DIR.name(), NodeOptions.DEFAULT_SHM_DIR);
+    boolean reclaim = line.has(RECLAIM.name());
     if (!Files.isDirectory(dir)) {
       throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " does not exist or is not a directory");
     }
@@ -61,11 +51,22 @@ public final class SweepCommand {
     // this process owns no segment: an instance that matches none
     ManagerInstance self = new ManagerInstance("snakepit-shm-sweep", pid, platform.processStartTicks(pid), 0,
         platform.bootId());
-    StaleSweeper.Result r = new StaleSweeper(platform, dir, self).sweep(!reclaim);
-    if (json) {
-      out.printf("{\"shm_dir\":\"%s\",\"dry_run\":%b,\"scanned\":%d,\"reclaimed\":%d,\"reclaimed_bytes\":%d,"
-          + "\"live_manager_segments\":%d,\"without_header\":%d,\"duration_ms\":%d}%n", dir.toString().replace("\"", "\\\""),
-          r.dryRun(), r.scanned(), r.reclaimed(), r.reclaimedBytes(), r.live(), r.unreadable(), r.durationMs());
+    int total = ShmDirScan.segmentFiles(dir).size();
+    Progress progress = Progress.onTerminal("swept");
+    StaleSweeper.Result r = new StaleSweeper(platform, dir, self).sweep(!reclaim,
+        n -> progress.update(n, Math.max(n, total), "segments"));
+    progress.done();
+    if (line.has(CommonOptions.JSON.name())) {
+      Map<String, Object> doc = new LinkedHashMap<>();
+      doc.put("shm_dir", dir.toString());
+      doc.put("dry_run", r.dryRun());
+      doc.put("scanned", (long) r.scanned());
+      doc.put("reclaimed", (long) r.reclaimed());
+      doc.put("reclaimed_bytes", r.reclaimedBytes());
+      doc.put("live_manager_segments", (long) r.live());
+      doc.put("without_header", (long) r.unreadable());
+      doc.put("duration_ms", r.durationMs());
+      out.println(Json.write(doc));
     } else {
       out.printf("%s: %d segment(s) scanned; %d of dead managers %s (%d bytes); %d of live managers kept; "
           + "%d without a valid header kept; %d ms%n", dir, r.scanned(), r.reclaimed(),

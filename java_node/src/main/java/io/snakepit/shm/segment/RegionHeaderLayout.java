@@ -116,6 +116,29 @@ public final class RegionHeaderLayout {
         b.getInt(CRC_OFFSET) == crc(image));
   }
 
+  /**
+   * Reads the header whose first byte is at {@code b}'s absolute index {@code at} (a copy
+   * read from the file, e.g. by pread), or null when its magic or layout is not ours.
+   * Used by tools that read segment files without mapping them.
+   */
+  public static Header read(java.nio.ByteBuffer b, int at) {
+    b = b.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    if (at < 0 || at + HEADER_BYTES > b.limit() || b.getInt(at + MAGIC_OFFSET) != MAGIC
+        || (b.getShort(at + LAYOUT_VERSION_OFFSET) & 0xFFFF) != LAYOUT_VERSION) {
+      return null;
+    }
+    byte[] image = new byte[HEADER_BYTES];
+    b.get(at, image);
+    return new Header(b.getShort(at + STATE_OFFSET) & 0xFFFF,
+        b.getLong(at + REGION_ID_OFFSET),
+        b.getLong(at + GENERATION_OFFSET),
+        b.getLong(at + PAYLOAD_BYTES_OFFSET),
+        b.getLong(at + PAYLOAD_OFFSET_OFFSET),
+        b.getInt(at + FLAGS_OFFSET),
+        b.getLong(at + CREATED_MS_OFFSET),
+        b.getInt(at + CRC_OFFSET) == crc(image));
+  }
+
   private static long firstWord(int state) {
     return (MAGIC & 0xFFFFFFFFL) | ((long) LAYOUT_VERSION << 32) | ((long) state << 48);
   }

@@ -56,8 +56,12 @@ public final class StaleSweeper {
   public record Result(int scanned, int reclaimed, long reclaimedBytes, int live, int own, int unreadable,
       long durationMs, boolean dryRun) {}
 
-  /** Why an owner is dead, or null when it may be alive. */
-  String deathOf(ManagerInstance owner, byte[] bootId) {
+  /**
+   * Why an owner is dead, or null when it may be alive: another boot, no process with its
+   * pid, or that pid now belongs to a process that started at another time. Also used by
+   * the diagnostics CLI to tell live managers from dead ones.
+   */
+  public String deathOf(ManagerInstance owner, byte[] bootId) {
     if (!Arrays.equals(owner.bootId(), bootId)) {
       return "it ran in an earlier boot";
     }
