@@ -130,7 +130,7 @@ defmodule SnakepitShm.NodeProcess do
       ["--cookie-file", cookie_file] ++
       optional_arg("--shm-dir", opts[:shm_dir]) ++
       optional_arg("--config", opts[:config]) ++
-      [] ++
+      optional_arg("--operator-key-file", opts[:operator_key_file]) ++
       ["--exit-on-stdin-eof"]
   end
 

@@ -45,7 +45,8 @@ defmodule SnakepitShm.SecurityTest do
       assert {:error, %{code: :forbidden}} = SnakepitShm.acquire(server, region, token: wrong)
 
       assert delta(before, security_counts(server)) == %{bad_token: 3}
-      assert {:ok, %{refcount: 1}} = SnakepitShm.info(server, region.id)
+      assert {:ok, %{refcount: 1} = info} = SnakepitShm.info(server, region.id)
+      refute Map.has_key?(info, :token), "info must not give the capability token away"
 
       assert {:ok, by_descriptor} = SnakepitShm.acquire(server, region)
       assert by_descriptor.id == region.id and by_descriptor.token == region.token
