@@ -339,10 +339,24 @@ defmodule SnakepitShm do
     call(server, {:list, node_filter}, timeout_ms)
   end
 
-  @doc "Drops every reference held for regions of `session`. Returns `{:ok, %{released: n}}`."
+  @doc """
+  Ends `session`: its regions are freed and every reference to them dropped.
+
+  Only regions the caller may touch are ended: those of its `tenant:` (none: those
+  without a tenant), or all with `operator_key:`. Regions of the session that belong to
+  another tenant are left alone and counted. Returns
+  `{:ok, %{released: n, other_tenants: m}}`.
+  """
   @spec release_session(server(), String.t(), keyword()) :: {:ok, map()} | error()
-  def release_session(server, session, opts \\ []),
-    do: call(server, {:release_session, session}, timeout_ms(opts))
+  def release_session(server, session, opts \\ []) do
+    case split_opts(opts) do
+      {timeout_ms, node_opts} when map_size(node_opts) == 0 ->
+        call(server, {:release_session, session}, timeout_ms)
+
+      {timeout_ms, node_opts} ->
+        call(server, {:release_session, session, node_opts}, timeout_ms)
+    end
+  end
 
   # ---------------------------------------------------------------------------------
   # Operations
@@ -352,9 +366,20 @@ defmodule SnakepitShm do
   @spec stats(server(), keyword()) :: {:ok, map()} | error()
   def stats(server, opts \\ []), do: call(server, :stats, timeout_ms(opts))
 
-  @doc "The node's health: `%{status: :ok | :degraded | :failing, checks: [...]}`."
+  @doc """
+  The node's health: `%{status: :ok | :degraded | :failing, checks: [...], ...}`.
+
+  Counts and checks are node-wide; the lists that name regions (`security.recent`,
+  `invalid_regions`) show only those of the caller's `tenant:` (none: those without a
+  tenant) unless `operator_key:` is given.
+  """
   @spec health(server(), keyword()) :: {:ok, map()} | error()
-  def health(server, opts \\ []), do: call(server, :health, timeout_ms(opts))
+  def health(server, opts \\ []) do
+    case split_opts(opts) do
+      {timeout_ms, node_opts} when map_size(node_opts) == 0 -> call(server, :health, timeout_ms)
+      {timeout_ms, node_opts} -> call(server, {:health, node_opts}, timeout_ms)
+    end
+  end
 
   @doc "Deallocates whatever is due now (ended grace periods and ttls, dead OS pids)."
   @spec gc(server(), keyword()) :: {:ok, map()} | error()

@@ -148,8 +148,11 @@ defmodule SnakepitShm.SecurityTest do
       assert {:ok, %{state: :freed}} = SnakepitShm.info(server, region.id, tenant: tenant)
       assert delta(before, security_counts(server)) == %{tenant_denied: 8}
 
-      assert {:ok, %{security: %{recent: recent}}} = SnakepitShm.health(server)
+      # health names the events a tenant caused only to that tenant (or an operator)
+      assert {:ok, %{security: %{recent: recent}}} = SnakepitShm.health(server, tenant: stranger)
       region_id = region.id
+      assert {:ok, %{security: %{recent: own}}} = SnakepitShm.health(server, tenant: tenant)
+      refute Enum.any?(own, &match?(%{tenant: ^stranger}, &1)), inspect(own)
 
       assert Enum.any?(
                recent,
