@@ -1,5 +1,6 @@
 # Security events (SecurityIT): causes exactly one event of each kind a request can cause,
-# then prints the counts (SEC_KIND=n), HEALTH_EVENTS_TOTAL, the recent events of health as
+# then prints the counts (SEC_KIND=n), HEALTH_EVENTS_TOTAL, the recent events of health (the
+# no-tenant view plus those of tenants t1 and t2, each of which sees only its own) as
 # RECENT_KIND=call|who|id|tenant|detail, SELF_NODE (this script's node, which names the
 # caller in `who`), and the ids: A_ID (tenant t1), H_ID (held by another process),
 # N_ID (read-only holder), F_ID (freed).
@@ -39,11 +40,18 @@ security = E2E.ok!(node, :health).security
 E2E.emit("HEALTH_EVENTS_TOTAL", security.events_total)
 E2E.check!(security.events == counts, "health.security.events #{inspect(security.events)} vs stats #{inspect(counts)}")
 
-for event <- security.recent do
+# health names an event's region only to the tenant that caused it (or an operator):
+# the no-tenant view must hold none of t1's or t2's, and the three views together all nine
+by_tenant = fn tenant -> E2E.ok!(node, {:health, %{tenant: tenant}}).security.recent end
+E2E.check!(Enum.all?(security.recent, &is_nil(&1.tenant)), "no-tenant health shows tenants' events")
+E2E.check!(Enum.all?(by_tenant.("t1"), &(&1.tenant == "t1")), "t1's health shows others' events")
+recent = security.recent ++ by_tenant.("t1") ++ by_tenant.("t2")
+
+for event <- recent do
   text = fn value -> if is_nil(value), do: "nil", else: to_string(value) end
   fields = [event.call, event.who, event.id, event.tenant, event.detail] |> Enum.map(text)
   E2E.check!(is_integer(event.at_ms) and event.at_ms > 0, "event without at_ms: #{inspect(event)}")
   E2E.emit("RECENT_#{event.kind}", Enum.join(fields, "|"))
 end
 
-E2E.emit("RECENT_COUNT", length(security.recent))
+E2E.emit("RECENT_COUNT", length(recent))

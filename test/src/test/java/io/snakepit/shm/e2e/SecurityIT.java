@@ -280,7 +280,7 @@ class SecurityIT extends E2eTest {
         cases.put(shortKey, "at least 16");
         cases.put(link, "symbolic link");
         cases.put(directory, "not a regular file");
-        cases.put(missing, "not a regular file");
+        cases.put(missing, "does not exist");
         Path foreign = null;
         if (isRoot()) {
             foreign = privateFile("key-foreign", goodKey);
