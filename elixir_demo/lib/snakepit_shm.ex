@@ -396,11 +396,25 @@ defmodule SnakepitShm do
     end)
   end
 
-  @doc "Drops every reference held for regions of `session`. Returns `{:ok, %{released: n}}`."
+  @doc """
+  Ends `session`: its regions are freed and every reference to them dropped.
+
+  Only regions the caller may touch are ended: those of its `tenant:` (none: those
+  without a tenant), or all with `operator_key:`. Regions of the session that belong to
+  another tenant are left alone and counted. Returns
+  `{:ok, %{released: n, other_tenants: m}}`.
+  """
   @spec release_session(server(), String.t(), keyword()) :: {:ok, map()} | error()
   def release_session(server, session, opts \\ []) do
-    instrument(:release_session, server, %{session: session}, nil, fn ->
-      Call.call(server, {:release_session, session}, timeout_ms(opts))
+    {timeout_ms, node_opts} = split_opts(opts)
+
+    request =
+      if map_size(node_opts) == 0,
+        do: {:release_session, session},
+        else: {:release_session, session, node_opts}
+
+    instrument(:release_session, server, Map.put(scope(node_opts), :session, session), nil, fn ->
+      Call.call(server, request, timeout_ms)
     end)
   end
 
@@ -412,9 +426,22 @@ defmodule SnakepitShm do
   @spec stats(server(), keyword()) :: {:ok, map()} | error()
   def stats(server, opts \\ []), do: simple(:stats, server, :stats, opts)
 
-  @doc "The node's health: `%{status: :ok | :degraded | :failing, checks: [...]}`."
+  @doc """
+  The node's health: `%{status: :ok | :degraded | :failing, checks: [...], ...}`.
+
+  Counts and checks are node-wide; the lists that name regions (`security.recent`,
+  `invalid_regions`) show only those of the caller's `tenant:` (none: those without a
+  tenant) unless `operator_key:` is given.
+  """
   @spec health(server(), keyword()) :: {:ok, map()} | error()
-  def health(server, opts \\ []), do: simple(:health, server, :health, opts)
+  def health(server, opts \\ []) do
+    {timeout_ms, node_opts} = split_opts(opts)
+    request = if map_size(node_opts) == 0, do: :health, else: {:health, node_opts}
+
+    instrument(:health, server, scope(node_opts), nil, fn ->
+      Call.call(server, request, timeout_ms)
+    end)
+  end
 
   @doc "Deallocates whatever is due now (ended grace periods and ttls, dead OS pids)."
   @spec gc(server(), keyword()) :: {:ok, map()} | error()

@@ -19,7 +19,8 @@ Requests (``DESC`` is a region descriptor object, CONTRACT section 3)::
     {"op":"attach_time","region":DESC}             ok map_micros=<n>
     {"op":"hold","region":DESC}                    ok held=<count> size=<n>
     {"op":"release_held"}                          ok closed=<count>
-    {"op":"held_sha256","index":I}                 ok sha256=<hex> size=<n> index=<I>
+    {"op":"held_sha256","index":I}
+                                  ok sha256=<hex> size=<n> index=<I>
     {"op":"write_consistent","region":DESC,"offset":N,"hex":"..."}
     {"op":"write_consistent","region":DESC,"offset":N,"fill_u64":V,"count":C}
                                                    ok bytes=<n> seq=<even>

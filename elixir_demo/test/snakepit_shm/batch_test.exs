@@ -19,7 +19,16 @@ defmodule SnakepitShm.BatchTest do
     end
 
     assert {:ok, %{released: 4}} = SnakepitShm.release_many(server, Enum.map(regions, & &1.id))
-    for r <- regions, do: assert({:ok, %{refcount: 0}} = SnakepitShm.info(server, r.id))
+
+    # No reference left: in its grace period (refcount 0), or already deallocated when
+    # the grace period (100 ms) ended before this info on a busy machine.
+    for r <- regions do
+      reply = SnakepitShm.info(server, r.id)
+
+      assert match?({:ok, %{refcount: 0}}, reply) or
+               match?({:error, %{code: :not_found, reason: :freed}}, reply),
+             "region #{r.id} after release_many: #{inspect(reply)}"
+    end
   end
 
   test "a bad element refuses the whole batch and names its index" do

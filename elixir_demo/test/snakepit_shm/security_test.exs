@@ -45,7 +45,8 @@ defmodule SnakepitShm.SecurityTest do
       assert {:error, %{code: :forbidden}} = SnakepitShm.acquire(server, region, token: wrong)
 
       assert delta(before, security_counts(server)) == %{bad_token: 3}
-      assert {:ok, %{refcount: 1}} = SnakepitShm.info(server, region.id)
+      assert {:ok, %{refcount: 1} = info} = SnakepitShm.info(server, region.id)
+      refute Map.has_key?(info, :token), "info must not give the capability token away"
 
       assert {:ok, by_descriptor} = SnakepitShm.acquire(server, region)
       assert by_descriptor.id == region.id and by_descriptor.token == region.token
@@ -147,8 +148,11 @@ defmodule SnakepitShm.SecurityTest do
       assert {:ok, %{state: :freed}} = SnakepitShm.info(server, region.id, tenant: tenant)
       assert delta(before, security_counts(server)) == %{tenant_denied: 8}
 
-      assert {:ok, %{security: %{recent: recent}}} = SnakepitShm.health(server)
+      # health names the events a tenant caused only to that tenant (or an operator)
+      assert {:ok, %{security: %{recent: recent}}} = SnakepitShm.health(server, tenant: stranger)
       region_id = region.id
+      assert {:ok, %{security: %{recent: own}}} = SnakepitShm.health(server, tenant: tenant)
+      refute Enum.any?(own, &match?(%{tenant: ^stranger}, &1)), inspect(own)
 
       assert Enum.any?(
                recent,

@@ -3,6 +3,9 @@
 #
 #   * a request the oracle (fuzz_oracle.exs) finds malformed must get
 #     {:error, %{code: c, message: binary, remediation: binary | nil}}, c a contract code;
+#   * one it finds surely refused (an acquire of the canary without its token, an
+#     operator key given to this node, which has none) must get such an error with
+#     c = :forbidden;
 #   * a well-formed one may get any well-shaped reply (counted apart; regions it happened
 #     to allocate are released afterwards);
 #   * no call may time out.
@@ -45,10 +48,11 @@ regions_start = E2E.ok!(node, :stats).regions
 
 # 1. Warm-up (another seed), canary, baseline.
 canary = E2E.ok!(node, {:allocate, 4096, %{label: "e2e-fuzz-canary"}})
+oracle = Fuzz.Oracle.context(config_before, max_os_pid, canary, E2E.ok!(node, :health))
 Fuzz.Terms.seed!(seed + 1)
-pools = Fuzz.Terms.pools(canary.id, config_keys)
+pools = Fuzz.Terms.pools(canary, config_keys)
 heavy = Fuzz.Terms.heavy(pools)
-warm = Fuzz.Run.fuzz(node, pools, Fuzz.Run.tally(), warmup_terms, heavy, max_os_pid)
+warm = Fuzz.Run.fuzz(node, pools, Fuzz.Run.tally(), warmup_terms, heavy, oracle)
 E2E.check!(warm.bad == 0 and warm.timeouts == 0, "warm-up failed: #{inspect(warm.samples)}")
 E2E.emit("WARMUP_TERMS", warm.terms)
 Fuzz.Run.release_all(node, warm.allocated)
@@ -65,7 +69,7 @@ E2E.await_line!()
 # 2. Fuzzing.
 Fuzz.Terms.seed!(seed)
 started_ms = System.monotonic_time(:millisecond)
-result = Fuzz.Run.fuzz(node, pools, Fuzz.Run.tally(), count, heavy, max_os_pid)
+result = Fuzz.Run.fuzz(node, pools, Fuzz.Run.tally(), count, heavy, oracle)
 fuzz_ms = System.monotonic_time(:millisecond) - started_ms
 
 # Regions that well-formed requests happened to allocate are released, then collected.
@@ -100,6 +104,7 @@ end
 E2E.emit("SEED", seed)
 E2E.emit("TERMS", result.terms)
 E2E.emit("INVALID", result.invalid)
+E2E.emit("FORBIDDEN", result.forbidden)
 E2E.emit("MAYBE_VALID", result.maybe_valid)
 E2E.emit("OK_REPLIES", result.ok_replies)
 E2E.emit("VALID_ALLOCATIONS_RELEASED", released)

@@ -1,6 +1,7 @@
 # Sends fuzzer requests (fuzz_terms.exs) and judges each reply with the oracle
 # (fuzz_oracle.exs), keeping a tally: kinds, replies by code, failures with samples, and
-# the regions that well-formed requests happened to take (released by release_all/2).
+# the regions that well-formed requests happened to take, with their tenants (released
+# by release_all/2).
 defmodule Fuzz.Run do
   @moduledoc "Sends requests and tallies the replies."
 
@@ -20,6 +21,7 @@ defmodule Fuzz.Run do
       kinds: %{},
       codes: %{},
       invalid: 0,
+      forbidden: 0,
       maybe_valid: 0,
       ok_replies: 0,
       rejected_well_formed: 0,
@@ -34,9 +36,12 @@ defmodule Fuzz.Run do
     }
   end
 
-  @doc "Sends `count` random requests, plus the `heavy` ones spread among them."
-  @spec fuzz(node(), map(), map(), pos_integer(), [{atom(), term()}], pos_integer()) :: map()
-  def fuzz(node, pools, acc, count, heavy, max_os_pid) do
+  @doc """
+  Sends `count` random requests, plus the `heavy` ones spread among them; `oracle` is
+  the oracle's context (Fuzz.Oracle.context/4).
+  """
+  @spec fuzz(node(), map(), map(), pos_integer(), [{atom(), term()}], Fuzz.Oracle.context()) :: map()
+  def fuzz(node, pools, acc, count, heavy, oracle) do
     slots = length(heavy)
 
     scheduled =
@@ -45,21 +50,21 @@ defmodule Fuzz.Run do
       |> Map.new(fn {request, k} -> {div(k * count, slots + 1), request} end)
 
     Enum.reduce(1..count, acc, fn i, acc ->
-      {kind, request} = Map.get_lazy(scheduled, i, fn -> harmless(pools, max_os_pid) end)
-      send_one(node, pools, acc, kind, request, max_os_pid)
+      {kind, request} = Map.get_lazy(scheduled, i, fn -> harmless(pools, oracle) end)
+      send_one(node, acc, kind, request, oracle)
     end)
   end
 
-  # A random request that cannot hurt the node's later use: a well-formed one must not
-  # change the configuration, allocate much, or touch the canary.
-  defp harmless(pools, max_os_pid, tries \\ 0) do
+  # A random request that cannot hurt the node's later use: a well-formed one that may
+  # succeed must not change the configuration, allocate much, or touch the canary.
+  defp harmless(pools, oracle, tries \\ 0) do
     {_kind, request} = candidate = Fuzz.Terms.request(pools)
-    verdict = Fuzz.Oracle.verdict(request, pools.config_keys, max_os_pid)
+    verdict = Fuzz.Oracle.verdict(request, oracle)
 
     cond do
-      verdict == :invalid -> candidate
+      verdict in [:invalid, :forbidden] -> candidate
       tries >= @max_regenerations -> {:valid, :stats}
-      harmful?(request, pools) -> harmless(pools, max_os_pid, tries + 1)
+      harmful?(request, pools) -> harmless(pools, oracle, tries + 1)
       true -> candidate
     end
   end
@@ -69,8 +74,8 @@ defmodule Fuzz.Run do
   defp harmful?({:allocate_many, sizes, _}, _pools), do: Enum.sum(sizes) > @max_valid_alloc_bytes
   defp harmful?(request, pools), do: Fuzz.Oracle.names?(request, pools.canary_id)
 
-  defp send_one(node, pools, acc, kind, request, max_os_pid) do
-    verdict = Fuzz.Oracle.verdict(request, pools.config_keys, max_os_pid)
+  defp send_one(node, acc, kind, request, oracle) do
+    verdict = Fuzz.Oracle.verdict(request, oracle)
     started = System.monotonic_time(:microsecond)
 
     reply =
@@ -116,6 +121,9 @@ defmodule Fuzz.Run do
     acc = acc |> count_code(code) |> rejected_well_formed(verdict, code, kind, request, reply)
 
     cond do
+      verdict == :forbidden and code != :forbidden ->
+        acc |> bad() |> sample("NOT_FORBIDDEN", kind, request, reply)
+
       not is_binary(message) ->
         acc |> bad() |> sample("BAD_ERROR_SHAPE", kind, request, reply)
 
@@ -140,6 +148,13 @@ defmodule Fuzz.Run do
     |> count_code(reply_code(reply))
     |> bad()
     |> sample("ACCEPTED_MALFORMED", kind, request, reply)
+  end
+
+  defp judge(acc, kind, request, :forbidden, {:reply, reply}) do
+    acc
+    |> count_code(reply_code(reply))
+    |> bad()
+    |> sample("ACCEPTED_FORBIDDEN", kind, request, reply)
   end
 
   defp judge(acc, kind, request, :maybe_valid, {:reply, reply}) do
@@ -167,10 +182,13 @@ defmodule Fuzz.Run do
   defp reply_code({:error, %{code: code}}), do: code
   defp reply_code(_reply), do: :ok
 
-  # Regions a successful request gave a reference to (allocate, allocate_many, acquire).
-  defp taken_ids({call, _, _}, %{id: id}) when call in [:allocate, :acquire], do: [id]
-  defp taken_ids({:allocate_many, _, _}, descriptors), do: Enum.map(descriptors, & &1.id)
+  # Regions a successful request gave a reference to (allocate, allocate_many, acquire),
+  # as {id, tenant}: a region of a tenant is visible to its tenant only.
+  defp taken_ids({call, _, _}, %{id: _} = desc) when call in [:allocate, :acquire], do: [taken(desc)]
+  defp taken_ids({:allocate_many, _, _}, descriptors), do: Enum.map(descriptors, &taken/1)
   defp taken_ids(_request, _value), do: []
+
+  defp taken(desc), do: {desc.id, desc.tenant}
 
   defp count_code(acc, code),
     do: Map.update!(acc, :codes, &Map.update(&1, code, 1, fn n -> n + 1 end))
@@ -195,16 +213,17 @@ defmodule Fuzz.Run do
     do: term |> inspect(limit: 8, printable_limit: 60, width: :infinity) |> String.slice(0, 300)
 
   @doc """
-  Releases every reference the regions in `ids` still have (with the region's tenant).
-  Returns `{references_released, not_found_replies}`: ids already gone (a ttl ran out,
-  the holder died) get a :not_found reply to {:info, id}, which the node counts.
+  Releases every reference the regions in `regions` (`{id, tenant}`) still have (with the
+  region's tenant). Returns `{references_released, not_found_replies}`: ids already gone
+  (a ttl ran out, the holder died) get a :not_found reply to {:info, id, %{tenant: t}},
+  which the node counts.
   """
-  @spec release_all(node(), [String.t()]) :: {non_neg_integer(), non_neg_integer()}
-  def release_all(node, ids) do
-    ids
+  @spec release_all(node(), [{String.t(), String.t() | nil}]) :: {non_neg_integer(), non_neg_integer()}
+  def release_all(node, regions) do
+    regions
     |> Enum.uniq()
-    |> Enum.reduce({0, 0}, fn id, {released, not_found} ->
-      case E2E.call(node, {:info, id}) do
+    |> Enum.reduce({0, 0}, fn {id, tenant}, {released, not_found} ->
+      case E2E.call(node, {:info, id, %{tenant: tenant}}) do
         {:ok, info} ->
           {released + release_holders(node, info), not_found}
 

@@ -9,16 +9,17 @@ defmodule Fuzz.Terms do
   @calls [:allocate, :acquire, :release, :free, :info, :list, :release_session, :stats, :health,
           :gc, :config, :ping, :allocate_many, :release_many]
   # Valid tuple sizes per call (the bare atom is the valid form of the others).
-  @tuple_sizes %{allocate: [3], acquire: [3], release: [3], free: [2, 3], info: [2], list: [2],
+  @tuple_sizes %{allocate: [3], acquire: [3], release: [3], free: [2, 3], info: [2, 3], list: [2],
                  release_session: [2], config: [2], allocate_many: [3], release_many: [3],
                  stats: [], health: [], gc: [], ping: []}
-  @option_keys [:holder, :session, :tenant, :sensitive, :ttl_ms, :label, :access, :limit]
+  @option_keys [:holder, :session, :tenant, :sensitive, :ttl_ms, :label, :access, :limit, :token,
+                 :operator_key]
   @atom_pool_size 256
   @max_long 2 ** 63 - 1
 
   # Kinds and their weights in the random mix (deep and large terms are scheduled apart).
   @kinds [wrong_arity: 12, random_args: 15, one_field_broken: 20, random_opts: 12, random_id: 10,
-          integers: 10, wrong_types: 8, unknown_atom: 6, config_set: 5, valid: 2]
+          integers: 10, wrong_types: 8, unknown_atom: 6, config_set: 5, security: 3, valid: 2]
 
   @typedoc "Terms made once and reused: atoms, numbers, binaries, pids, refs, ports, funs."
   @type pools :: map()
@@ -35,11 +36,12 @@ defmodule Fuzz.Terms do
   def kinds, do: @kinds
 
   @doc """
-  Makes the pools. `canary_id` is a live region that requests may name (only in forms
-  that must be rejected); `config_keys` are the node's configuration keys.
+  Makes the pools. `canary` is the descriptor of a live region that requests may name
+  (only in forms that must be rejected: malformed, or without its capability token);
+  `config_keys` are the node's configuration keys.
   """
-  @spec pools(String.t(), [atom()]) :: pools()
-  def pools(canary_id, config_keys) do
+  @spec pools(map(), [atom()]) :: pools()
+  def pools(canary, config_keys) do
     dead = spawn(fn -> :ok end)
     ref = Process.monitor(dead)
 
@@ -52,7 +54,8 @@ defmodule Fuzz.Terms do
     big = :rand.bytes(8 * 1024 * 1024)
 
     %{
-      canary_id: canary_id,
+      canary_id: canary.id,
+      canary_token: canary.token,
       config_keys: config_keys,
       atoms: List.to_tuple(atoms ++ special_atoms(config_keys)),
       ints: List.to_tuple(special_ints()),
@@ -89,6 +92,7 @@ defmodule Fuzz.Terms do
     ["", "a", "allocate", "ünïcödé", <<0xFF, 0xFE, 0xFD>>, <<0>>, String.duplicate("x", 1024),
      String.duplicate("x", 1025), String.duplicate("é", 513), "FFFFFFFFFFFFFFFF", "0123456789abcde",
      "0123456789abcdef0", "0123456789abcdeg", "0123456789abcdé", "ffffffffffffffff", "0000000000000000",
+     "0123456789abcdef0123456789abcdef",
      "snakepit_shm", "/dev/shm/snk", "../../etc/passwd", "%s%n%x", "\r\n\t"]
   end
 
@@ -126,10 +130,10 @@ defmodule Fuzz.Terms do
   def request(:one_field_broken, p) do
     id = if chance(0.3), do: p.canary_id, else: hex_id()
 
-    case uniform(12) do
+    case uniform(14) do
       1 -> broken({:allocate, 4096, alloc_opts(p)}, [1, 2], p)
       2 -> broken({:allocate, 1_000_000, []}, [1, 2], p)
-      3 -> broken({:acquire, id, %{access: :read_only}}, [1, 2], p)
+      3 -> broken({:acquire, id, %{access: :read_only, token: p.canary_token}}, [1, 2], p)
       4 -> broken({:release, id, %{holder: self()}}, [1, 2], p)
       5 -> broken({:free, id}, [1], p)
       6 -> broken({:free, id, %{holder: self()}}, [1, 2], p)
@@ -139,13 +143,15 @@ defmodule Fuzz.Terms do
       10 -> broken({:allocate_many, [64, 128, 4096], %{label: "batch"}}, [1, 2], p)
       11 -> broken({:release_many, [id, hex_id()], %{}}, [1, 2], p)
       12 -> broken({:config, {:set, %{grace_ms: 100}}}, [1], p)
+      13 -> broken({:info, id, %{tenant: "fuzz-tenant", operator_key: nil}}, [1, 2], p)
+      14 -> broken({:list, [operator_key: nil, limit: 5]}, [1], p)
     end
   end
 
   def request(:random_opts, p) do
     opts = random_opts(p)
 
-    case uniform(7) do
+    case uniform(8) do
       1 -> {:allocate, pick([64, 4096, 100_000]), opts}
       2 -> {:acquire, hex_id(), opts}
       3 -> {:release, hex_id(), opts}
@@ -153,13 +159,14 @@ defmodule Fuzz.Terms do
       5 -> {:list, opts}
       6 -> {:allocate_many, [64, 128], opts}
       7 -> {:release_many, [hex_id()], opts}
+      8 -> {:info, hex_id(), opts}
     end
   end
 
   def request(:random_id, p) do
     id = random_id(p)
 
-    case uniform(7) do
+    case uniform(9) do
       1 -> {:info, id}
       2 -> {:acquire, id, %{}}
       3 -> {:release, id, []}
@@ -167,6 +174,31 @@ defmodule Fuzz.Terms do
       5 -> {:free, id, %{}}
       6 -> {:release_many, [hex_id(), id], %{}}
       7 -> {:release_many, [id], []}
+      8 -> {:info, id, []}
+      9 -> {:acquire, id, %{token: p.canary_token}}
+    end
+  end
+
+  # Capability tokens and operator keys: acquires of the canary without its token (none,
+  # a wrong one, or one of the wrong type), the canary's token with other ids, info and
+  # list with an operator key or malformed security options.
+  def request(:security, p) do
+    case uniform(10) do
+      1 -> {:acquire, p.canary_id, pick([%{}, [], %{token: nil}, %{access: :read_only}, [tenant: "t"],
+                                         %{holder: pick_tuple(p.pids)}])}
+      2 -> {:acquire, p.canary_id, %{token: wrong_token(p)}}
+      3 -> {:acquire, p.canary_id, pick([%{token: bad_token(p)}, [token: 1, token: p.canary_token],
+                                         %{token: p.canary_token, operator_key: "k"}])}
+      4 -> pick([{:acquire, hex_id(), %{token: p.canary_token}}, {:acquire, hex_id(), [token: wrong_token(p)]},
+                 {:info, hex_id(), pick([%{}, [tenant: "fuzz-tenant"], %{tenant: nil, operator_key: nil}])}])
+      5 -> {:info, pick([p.canary_id, hex_id()]), %{operator_key: operator_key()}}
+      6 -> {:list, pick([%{operator_key: operator_key()}, [limit: 3, operator_key: operator_key()]])}
+      7 -> {:info, pick([p.canary_id, hex_id()]), pick([%{token: p.canary_token}, %{operator_key: bad_token(p)},
+                                                         [holder: self()], :all, %{tenant: :t}])}
+      8 -> {:list, pick([%{operator_key: bad_token(p)}, [token: p.canary_token], %{limit: 3, operator_key: :root}])}
+      9 -> pick([{:release, p.canary_id, %{token: p.canary_token}}, {:free, p.canary_id, [operator_key: "k"]},
+                 {:release_many, [p.canary_id], %{token: p.canary_token}}])
+      10 -> {:info, p.canary_id, %{}, pick([%{}, [], %{operator_key: nil}])}
     end
   end
 
@@ -306,6 +338,24 @@ defmodule Fuzz.Terms do
           self(), pick_any(p)])
   end
 
+  # Well formed (a binary) but not the canary's token. (Not the token in upper case: the
+  # node's token check reads hex digits case-blind.)
+  defp wrong_token(p) do
+    token = p.canary_token
+    <<head::binary-size(31), last>> = token
+
+    pick([head <> if(last == ?0, do: "1", else: "0"), head, token <> "0", "", hex_id() <> hex_id(),
+          String.duplicate("0", 32), String.duplicate("g", 32), " " <> head, "ünïcödé"])
+  end
+
+  # A token of a type no token has.
+  defp bad_token(p) do
+    pick([1, :token, String.to_charlist(p.canary_token), [p.canary_token], {p.canary_token}, <<0xFF, 0xFE>>,
+          String.duplicate("a", 1025), <<1::3>>, 1.5, self()])
+  end
+
+  defp operator_key, do: pick(["", "operator", "0123456789abcdef0123456789abcdef", String.duplicate("k", 64)])
+
   defp bad_id(p) do
     pick([String.upcase(hex_id()), binary_part(hex_id(), 0, 15), hex_id() <> "0",
           String.replace(hex_id(), ~r/^./, "g"), String.to_charlist(hex_id()), 1, :id, nil,
@@ -346,6 +396,8 @@ defmodule Fuzz.Terms do
   defp plausible(:ttl_ms, _p), do: pick([1, 100, 60_000, nil])
   defp plausible(:access, _p), do: pick([:read_write, :read_only])
   defp plausible(:limit, _p), do: pick([1, 10, 1000, nil])
+  defp plausible(:token, p), do: pick([p.canary_token, wrong_token(p), nil])
+  defp plausible(:operator_key, _p), do: pick([operator_key(), nil])
   defp plausible(_key, p), do: term(p, 1)
 
   defp random_id(p) do

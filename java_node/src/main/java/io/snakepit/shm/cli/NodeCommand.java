@@ -157,6 +157,9 @@ public final class NodeCommand {
     }
     String what = "--operator-key-file " + file;
     try {
+      if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+        throw new UsageException(UsageException.ENVIRONMENT, what + " does not exist");
+      }
       if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
         throw new UsageException(UsageException.ENVIRONMENT, what + " is not a regular file (symbolic links are "
             + "refused)");

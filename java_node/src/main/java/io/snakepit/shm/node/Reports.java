@@ -192,13 +192,16 @@ final class Reports {
    * The {@code security} section of health: event counts, the most recent events, the
    * shm dir problems now seen, and whether an operator key is set.
    */
-  private Map<String, Object> securitySection() {
+  private Map<String, Object> securitySection(String tenant, boolean operator) {
     SecurityLog log = registry.security();
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("events_total", log.total());
     m.put("events", securityCounts());
     List<Object> recent = new ArrayList<>();
     for (SecurityEvent e : log.recent()) {
+      if (!operator && !java.util.Objects.equals(e.tenant(), tenant)) {
+        continue; // another tenant's events (their region ids) are theirs and operators'
+      }
       Map<String, Object> ev = new LinkedHashMap<>();
       ev.put("kind", new ShmException.Atom(e.kind().atom()));
       ev.put("call", new ShmException.Atom(e.call()));
@@ -304,7 +307,12 @@ final class Reports {
     return m;
   }
 
-  Map<String, Object> health() {
+  /**
+   * The health map. {@code security.recent} and {@code invalid_regions} name regions, so a
+   * caller sees only those of its own {@code tenant} (null: those without one) unless it
+   * is an {@code operator}; counts and checks are node-wide.
+   */
+  Map<String, Object> health(String tenant, boolean operator) {
     List<Object> checks = new ArrayList<>();
     String status = "ok";
     try {
@@ -325,7 +333,7 @@ final class Reports {
     int invalid = registry.invalidLiveCount();
     List<io.snakepit.shm.registry.InvalidRegion> found = registry.invalidRegions();
     checks.add(check("integrity", invalid > 0 ? "degraded" : "ok", invalid > 0
-        ? invalid + " live region(s) with a corrupt header, isolated; newest: " + found.get(found.size() - 1)
+        ? invalid + " live region(s) with a corrupt header, isolated (invalid_regions lists them)"
         : registry.headersChecked() + " region headers checked, none corrupt"));
     if (invalid > 0 && status.equals("ok")) {
       status = "degraded";
@@ -345,6 +353,9 @@ final class Reports {
     }
     List<Object> invalidList = new ArrayList<>();
     for (io.snakepit.shm.registry.InvalidRegion i : found) {
+      if (!operator && !java.util.Objects.equals(i.tenant(), tenant)) {
+        continue;
+      }
       Map<String, Object> e = new LinkedHashMap<>();
       e.put("id", i.id());
       e.put("segment", i.segment());
@@ -360,7 +371,7 @@ final class Reports {
     m.put("node", new ShmException.Atom(nodeName));
     m.put("regions", (long) registry.regionCount());
     m.put("invalid_regions", invalidList);
-    m.put("security", securitySection());
+    m.put("security", securitySection(tenant, operator));
     m.put("alerts", alertList());
     return m;
   }

@@ -138,7 +138,7 @@ final class RequestHandler {
     if (req instanceof OtpErlangAtom) {
       return switch (call) {
         case "stats" -> Terms.ok(Terms.map(reports.stats(now)));
-        case "health" -> Terms.ok(Terms.map(reports.health()));
+        case "health" -> Terms.ok(Terms.map(reports.health(null, false)));
         case "gc" -> Terms.ok(Terms.map(reports.gc(now)));
         case "report" -> Terms.ok(Terms.map(reports.report(now)));
         case "ping" -> Terms.ok(Terms.map(Map.of("node", new ShmException.Atom(nodeName),
@@ -284,14 +284,25 @@ final class RequestHandler {
         }
         return Terms.ok(Terms.term(infos));
       }
-      case "release_session/2": {
+      case "release_session/2":
+      case "release_session/3": {
         String session = Requests.text(t.elementAt(1), "session", Options.MAX_TEXT_BYTES);
-        return Terms.ok(Terms.map(Map.of("released", (long) registry.releaseSession(session, now))));
+        Options o = Options.parse(arity == 3 ? t.elementAt(2) : new OtpErlangMap(), INFO_KEYS,
+            "release_session options");
+        RegionRegistry.SessionRelease r = registry.releaseSession(session, callerHolder, o.text("tenant"),
+            o.text("operator_key"), now);
+        return Terms.ok(Terms.map(Map.of("released", (long) r.released(), "other_tenants", (long) r.otherTenants())));
+      }
+      case "health/2": {
+        Options o = Options.parse(t.elementAt(1), INFO_KEYS, "health options");
+        boolean operator = registry.isOperator("health", callerHolder, o.text("tenant"), o.text("operator_key"), now);
+        return Terms.ok(Terms.map(reports.health(o.text("tenant"), operator)));
       }
       case "config/2":
         return config(t.elementAt(1));
       case "report/2": {
-        Options.parse(t.elementAt(1), REPORT_KEYS, "report options");
+        Options o = Options.parse(t.elementAt(1), REPORT_KEYS, "report options");
+        registry.isOperator("report", callerHolder, null, o.text("operator_key"), now); // a wrong key is refused
         return Terms.ok(Terms.map(reports.report(now)));
       }
       case "subscribe/2":

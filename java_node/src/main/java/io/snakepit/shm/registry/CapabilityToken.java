@@ -45,8 +45,16 @@ final class CapabilityToken {
     return new String(c);
   }
 
+  /** The value of a lowercase ASCII hex digit, or -1 for any other character. */
+  private static int hexDigit(char c) {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  }
+
   /**
-   * True when {@code text} is the token (hi, lo). The comparison takes the same time
+   * True when {@code text} is the token (hi, lo), written as on the wire (lowercase). The comparison takes the same time
    * wherever the first difference is, so timing does not reveal a prefix.
    */
   static boolean matches(String text, long hi, long lo) {
@@ -57,8 +65,8 @@ final class CapabilityToken {
     long gotLo = 0;
     int bad = 0;
     for (int i = 0; i < 16; i++) {
-      int h = Character.digit(text.charAt(i), 16);
-      int l = Character.digit(text.charAt(16 + i), 16);
+      int h = hexDigit(text.charAt(i));
+      int l = hexDigit(text.charAt(16 + i));
       bad |= (h | l) & 0x80000000;
       gotHi = (gotHi << 4) | (h & 0xF);
       gotLo = (gotLo << 4) | (l & 0xF);

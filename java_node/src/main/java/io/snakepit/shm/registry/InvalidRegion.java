@@ -8,5 +8,6 @@ package io.snakepit.shm.registry;
  * @param offset      its payload offset
  * @param reason      what the check found
  * @param detectedMs  when, ms since the Unix epoch
+ * @param tenant      the region's tenant, or null (health shows it only to that tenant and operators)
  */
-public record InvalidRegion(String id, String segment, long offset, String reason, long detectedMs) {}
+public record InvalidRegion(String id, String segment, long offset, String reason, long detectedMs, String tenant) {}

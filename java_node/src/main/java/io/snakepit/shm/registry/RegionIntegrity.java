@@ -103,7 +103,8 @@ final class RegionIntegrity {
     if (invalidReported.size() == MAX_INVALID_REPORTED) {
       invalidReported.remove(0);
     }
-    invalidReported.add(new InvalidRegion(r.idText(), r.segment().shmName(), r.payloadOffsetBytes(), reason, nowMs));
+    invalidReported.add(new InvalidRegion(r.idText(), r.segment().shmName(), r.payloadOffsetBytes(), reason, nowMs,
+        r.tenant()));
     LOG.error("region {} (segment {}, offset {}, {} bytes, tenant {}, session {}, holders {}) is invalid: {}; it is "
         + "isolated and its memory will not be reused", r.idText(), r.segment().shmName(), r.payloadOffsetBytes(),
         r.sizeBytes(), r.tenant(), r.session(), r.holders().keySet(), reason);

@@ -408,16 +408,33 @@ public final class RegionRegistry {
     return out.size() > filter.limit() ? new ArrayList<>(out.subList(0, filter.limit())) : out;
   }
 
+  /** What {@link #releaseSession} did. */
+  public record SessionRelease(int released, int otherTenants) {}
+
   /**
-   * Ends a session: every region of {@code session} is marked freed and every reference
-   * to it dropped; each is deallocated after the grace period. Returns how many regions.
+   * Ends a session: every region of {@code session} that the caller's {@code tenant} may
+   * touch (its own, or regions without a tenant; every region for an operator) is marked
+   * freed and every reference to it dropped; each is deallocated after the grace period.
+   * Regions of the session that belong to another tenant are left alone, counted in
+   * {@code otherTenants}, and recorded as one {@code tenant_denied} event.
    */
-  public int releaseSession(String session, long nowMs) {
+  public SessionRelease releaseSession(String session, Holder caller, String tenant, String operatorKey,
+      long nowMs) {
+    boolean operator = checkOperator("release_session", caller, tenant, operatorKey, nowMs);
     List<Region> of = new ArrayList<>();
+    int others = 0;
     for (Region r : regions.values()) {
       if (session.equals(r.session())) {
-        of.add(r);
+        if (operator || r.tenant() == null || r.tenant().equals(tenant)) {
+          of.add(r);
+        } else {
+          others++;
+        }
       }
+    }
+    if (others > 0) {
+      securityEvent(SecurityEvent.Kind.TENANT_DENIED, "release_session", caller, null, tenant,
+          others + " region(s) of session " + session + " belong to another tenant; left alone", nowMs);
     }
     for (Region r : of) {
       r.markFreed();
@@ -425,7 +442,20 @@ public final class RegionRegistry {
       dropAllRefsOf(r);
       scheduleIfUnreferenced(r, nowMs);
     }
-    return of.size();
+    return new SessionRelease(of.size(), others);
+  }
+
+  /** {@link #releaseSession(String, Holder, String, String, long)} by a caller without a tenant. */
+  public int releaseSession(String session, long nowMs) {
+    return releaseSession(session, null, null, null, nowMs).released();
+  }
+
+  /**
+   * True when {@code operatorKey} is the node's key; false when none is given;
+   * {@code :forbidden} (and a bad_operator_key event) when a wrong one is.
+   */
+  public boolean isOperator(String call, Holder caller, String tenant, String operatorKey, long nowMs) {
+    return checkOperator(call, caller, tenant, operatorKey, nowMs);
   }
 
   /** Drops every reference of a holder that died (pid exit, node down, OS process gone). */

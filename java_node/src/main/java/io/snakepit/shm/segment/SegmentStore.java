@@ -188,7 +188,15 @@ public final class SegmentStore {
       }
     } finally {
       closeQuietly(s.fd(), s.fileName());
-      platform.unlink(shmDir, s.fileName());
+      try {
+        platform.unlink(shmDir, s.fileName());
+      } catch (PlatformException e) {
+        if (e.errno() != PlatformException.ENOENT) {
+          throw e;
+        }
+        // someone else removed it (reported as a shm_dir security event); nothing left to do
+        LOG.warn("segment file {} was already gone when its segment was destroyed", s.fileName());
+      }
     }
   }
 

@@ -36,6 +36,7 @@ class CapabilityTokenTest {
     assertFalse(CapabilityToken.matches(good.replace('f', 'e'), hi, lo));
     assertFalse(CapabilityToken.matches("0123456789abcdeffedcba987654321g", hi, lo), "not hex");
     assertFalse(CapabilityToken.matches("0123456789abcdeffedcba987654321-", hi, lo), "not hex");
-    assertTrue(CapabilityToken.matches(good.toUpperCase(), hi, lo), "hex digits in either case");
+    assertFalse(CapabilityToken.matches(good.toUpperCase(), hi, lo), "only the wire form: lowercase");
+    assertFalse(CapabilityToken.matches(good.replace('1', '\uFF11'), hi, lo), "no non-ASCII digits");
   }
 }

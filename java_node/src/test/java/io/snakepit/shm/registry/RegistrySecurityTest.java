@@ -233,4 +233,21 @@ class RegistrySecurityTest {
       }
     }
   }
+
+  @Test
+  void endingASessionLeavesOtherTenantsRegionsAlone() {
+    Region mine = registry.allocate(new AllocateRequest(100, alice, "s", "a", false, 0, null, Access.READ_WRITE), T0);
+    Region open = registry.allocate(new AllocateRequest(100, alice, "s", null, false, 0, null, Access.READ_WRITE), T0);
+    Region theirs = registry.allocate(new AllocateRequest(100, bob, "s", "b", false, 0, null, Access.READ_WRITE), T0);
+    RegionRegistry.SessionRelease r = registry.releaseSession("s", alice, "a", null, T0);
+    assertEquals(new RegionRegistry.SessionRelease(2, 1), r);
+    assertEquals(Region.State.FREED, mine.state());
+    assertEquals(Region.State.FREED, open.state());
+    assertEquals(Region.State.LIVE, theirs.state());
+    assertEquals(1, theirs.refcount());
+    assertEquals(1, count(SecurityEvent.Kind.TENANT_DENIED));
+    assertEquals(new RegionRegistry.SessionRelease(3, 0), registry.releaseSession("s", alice, null, KEY, T0),
+        "an operator ends the whole session (the two already ended, in their grace period, count again)");
+    assertEquals(Region.State.FREED, theirs.state());
+  }
 }

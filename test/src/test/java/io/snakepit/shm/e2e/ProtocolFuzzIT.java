@@ -16,7 +16,9 @@ import org.junit.jupiter.api.Test;
  * huge and negative integers and bignums, terms nested 100,000 deep, binaries of several
  * MB, wrong types, unknown atoms, random options, ids and configuration changes) sent with
  * GenServer.call by test/src/test/elixir/fuzz.exs. Every call gets a reply within 5 s, every
- * malformed request an error with a contract code; afterwards the node is healthy, serves
+ * malformed request an error with a contract code, every well-formed one the node must refuse
+ * (an acquire of a live region without its capability token, an operator key given to a node
+ * that has none) a {@code :forbidden} error; afterwards the node is healthy, serves
  * a normal allocate/write/read/release, counted the errors in its stats, leaked no region
  * or segment, its resident memory did not grow by more than {@link #MAX_RSS_GROWTH_KIB} and
  * its live Java objects (after a full GC, counted by {@code jcmd}) by more than {@link
@@ -68,10 +70,10 @@ class ProtocolFuzzIT extends E2eTest {
         Map<String, String> values = result.values();
 
         System.out.printf("ProtocolFuzzIT: %s terms in %s ms (slowest call %s ms, %s); kinds {%s}; replies {%s}; "
-                + "malformed %s, well-formed %s (%s ok replies, %s rejected)%n", values.get("TERMS"),
+                + "malformed %s, forbidden %s, well-formed %s (%s ok replies, %s rejected)%n", values.get("TERMS"),
                 values.get("FUZZ_MS"), values.get("MAX_CALL_MS"), values.get("MAX_CALL_KIND"), prefixed(values, "KIND_"),
-                prefixed(values, "REPLY_"), values.get("INVALID"), values.get("MAYBE_VALID"), values.get("OK_REPLIES"),
-                values.get("WELL_FORMED_REJECTED"));
+                prefixed(values, "REPLY_"), values.get("INVALID"), values.get("FORBIDDEN"), values.get("MAYBE_VALID"),
+                values.get("OK_REPLIES"), values.get("WELL_FORMED_REJECTED"));
         System.out.printf("ProtocolFuzzIT: node RSS %d MiB at start, %d MiB after the warm-up of %s terms, %d MiB after"
                 + " fuzzing (%+d MiB); live Java objects %d KiB -> %d KiB (%+d KiB)%n", rssStartKib / 1024,
                 before.rssKib() / 1024, values.get("WARMUP_TERMS"), after.rssKib() / 1024,
@@ -86,6 +88,7 @@ class ProtocolFuzzIT extends E2eTest {
         result.assertSucceeded();
         assertEquals(terms, result.getLong("TERMS"));
         assertTrue(result.getLong("INVALID") >= terms * 9L / 10, "malformed requests: " + values.get("INVALID"));
+        assertTrue(result.getLong("FORBIDDEN") > 0, "requests the node must refuse with :forbidden were sent");
         assertEquals("ok", result.get("ERRORS_MATCH"), "stats.errors grew by the error replies seen");
         assertEquals("unchanged", result.get("CONFIG"));
         assertEquals("ok", result.get("CANARY"));
