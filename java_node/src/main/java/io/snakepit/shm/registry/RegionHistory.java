@@ -7,7 +7,9 @@ import java.util.List;
  * The last few events of one region (a ring of at most {@code capacity}), kept compact
  * because every region has one: an event is one long (time in ms since the epoch, shifted,
  * with the event's ordinal in the low {@value #KIND_BITS} bits) and a reference to its
- * holder, about 12 bytes per event.
+ * holder, about 12 bytes per event. The arrays start with room for
+ * {@value #INITIAL_EVENTS} events (most regions see only allocated and released) and
+ * double up to the capacity.
  *
  * <p>Thread-safety: none; owned by the registry's owner thread.
  */
@@ -18,17 +20,27 @@ public final class RegionHistory {
   /** One remembered event: what, by whom (null for the node itself) and when. */
   public record Entry(RegionEvent event, Holder who, long atMs) {}
 
-  private final long[] packed;
-  private final Holder[] who;
+  private static final int INITIAL_EVENTS = 2;
+  private final int capacity;
+  private long[] packed;
+  private Holder[] who;
   private int next;
   private long total;
 
   RegionHistory(int capacity) {
-    packed = new long[capacity];
-    who = new Holder[capacity];
+    this.capacity = capacity;
+    packed = new long[Math.min(INITIAL_EVENTS, capacity)];
+    who = new Holder[packed.length];
   }
 
   void add(RegionEvent e, Holder by, long atMs) {
+    if (total == packed.length && packed.length < capacity) {
+      // not wrapped yet: the events are in order in [0, length); grow and append
+      int grown = Math.min(capacity, packed.length * 2);
+      packed = java.util.Arrays.copyOf(packed, grown);
+      who = java.util.Arrays.copyOf(who, grown);
+      next = (int) total;
+    }
     packed[next] = (atMs << KIND_BITS) | e.ordinal();
     who[next] = by;
     next = next + 1 == packed.length ? 0 : next + 1;
