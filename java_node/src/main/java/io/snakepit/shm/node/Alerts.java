@@ -163,7 +163,7 @@ final class Alerts {
       case "max_total_bytes" -> "Raise max_total_bytes from " + h.limit() + " to " + target + " (" + set
           + ") and make sure the shm dir has that much room; or release regions nobody uses (report lists them).";
       case "max_regions" -> "Raise max_regions from " + h.limit() + " to " + target + " (" + set
-          + ") and the node's heap with it (about 300 bytes per region: SNAKEPIT_SHM_JAVA_OPTS=-Xmx...), or "
+          + ") and the node's heap with it (about 350 bytes per region: SNAKEPIT_SHM_JAVA_OPTS=-Xmx...), or "
           + "pack small arrays into fewer regions.";
       default -> "Raise " + h.limitName() + " from " + h.limit() + " to " + target + " (" + set + "), or have "
           + h.by() + " release what it no longer needs.";
