@@ -75,6 +75,20 @@ public final class CommandLine {
   }
 
   /** Parses {@code args} (the words after the command). {@code --help} anywhere wins over other errors. */
+  /**
+   * Parses {@code args}; with {@code --help}, prints the command's help to {@code out}
+   * and returns null (the command then exits 0).
+   */
+  public static CommandLine parseOrHelp(Spec spec, List<String> args, java.io.PrintStream out)
+      throws UsageException {
+    CommandLine line = parse(spec, args);
+    if (line.help()) {
+      out.print(spec.help());
+      return null;
+    }
+    return line;
+  }
+
   public static CommandLine parse(Spec spec, List<String> args) throws UsageException {
     if (args.contains("--help") || args.contains("-h")) {
       return new CommandLine(spec, Map.of(), List.of(), true);

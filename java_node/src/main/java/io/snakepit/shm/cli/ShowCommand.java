@@ -24,9 +24,8 @@ final class ShowCommand {
   private ShowCommand() {}
 
   static int run(List<String> args, PrintStream out) throws UsageException {
-    CommandLine line = CommandLine.parse(SPEC, args);
-    if (line.help()) {
-      out.print(SPEC.help());
+    CommandLine line = CommandLine.parseOrHelp(SPEC, args, out);
+    if (line == null) {
       return 0;
     }
     CommonOptions common = new CommonOptions(line);

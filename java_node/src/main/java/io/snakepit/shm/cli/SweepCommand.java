@@ -36,9 +36,8 @@ public final class SweepCommand {
   private SweepCommand() {}
 
   public static int run(List<String> args, PrintStream out) throws UsageException {
-    CommandLine line = CommandLine.parse(SPEC, args);
-    if (line.help()) {
-      out.print(SPEC.help());
+    CommandLine line = CommandLine.parseOrHelp(SPEC, args, out);
+    if (line == null) {
       return 0;
     }
     Path dir = line.path(SHM_DIR.name(), NodeOptions.DEFAULT_SHM_DIR);
