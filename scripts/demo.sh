@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: builds everything (scripts/build.sh), then runs the Elixir demo, which starts
 # the snakepit-shm node, allocates shared memory, writes it from Elixir, has a Python
-# worker read it zero-copy, and releases it. Arguments go to `mix snakepit_shm.demo`.
+# worker read it zero-copy, and releases it; then runs a Snakepit-style session through
+# pools of both worker profiles (process and thread) and checks that ending the session
+# frees its regions (docs/SNAKEPIT.md). Arguments go to `mix snakepit_shm.demo`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 

@@ -54,7 +54,8 @@ defmodule SnakepitShm do
   ## When the node is down
 
   While the node is not running (it crashed, was killed, or was stopped), every call
-  returns `{:error, %{code: :not_found, reason: :nodedown, ...}}` at once instead of
+  returns `{:error, %SnakepitShm.Error{code: :not_found, details: %{reason: :nodedown}}}`
+  at once instead of
   waiting for `timeout_ms`: the connection closes with the node's OS process, and
   Erlang's auto-connect fails immediately because epmd no longer lists the name (a few
   milliseconds per call in `test/snakepit_shm/node_down_test.exs`, which bounds it at
@@ -64,6 +65,10 @@ defmodule SnakepitShm do
   connects by itself (the BEAM keeps the cookie `connect/2` set for that node). Region
   ids and descriptors of the dead run are not valid any more: the restarted node
   reclaims the dead run's segments before it serves, so its ids are `:not_found`.
+
+  `SnakepitShm.Manager` (a child spec for a supervision tree) starts the node, restarts
+  it with backoff when it dies, and answers `SnakepitShm.Manager.server/2` with the node
+  or, while it is down, with this same `:not_found` / `reason: :nodedown` error.
 
   A node that is alive but does not answer (stopped with SIGSTOP, or on a host that
   does not respond) is not seen as down: calls end with `:timeout` after `timeout_ms`,
@@ -81,9 +86,22 @@ defmodule SnakepitShm do
 
   ## Errors
 
-  Every failure is `{:error, %{code: atom, message: binary, remediation: binary | nil}}`.
-  Besides the node's own errors, this module returns `:timeout` when no reply came in
-  time and `:not_found` with `reason: :nodedown` when the node cannot be reached.
+  Every failure of every function here is `{:error, %SnakepitShm.Error{code: atom,
+  message: binary, remediation: binary | nil, details: map}}`: the node's errors (its
+  error maps become structs in `SnakepitShm.Call`, the extra keys going to
+  `details`), the client's `:timeout` (no reply within `timeout_ms`), `:not_found` with
+  `details.reason: :nodedown` (the node cannot be reached), and `:invalid_request` for
+  arguments refused before anything is sent (a server that is not a node name, options
+  that are not a keyword list or map, a bad `timeout_ms`, a payload offset out of
+  bounds). Nothing here raises for bad input. The codes are listed in
+  `SnakepitShm.Error`; `SnakepitShm.Error.unwrap!/1` raises the error instead.
+
+      case SnakepitShm.allocate(server, 4096, tenant: "t1") do
+        {:ok, region} -> region
+        {:error, %SnakepitShm.Error{code: :limit_exceeded, details: %{limit_name: name}}} -> ...
+        {:error, %SnakepitShm.Error{code: :not_found, details: %{reason: :nodedown}}} -> ...
+        {:error, %SnakepitShm.Error{} = error} -> raise error
+      end
   """
 
   alias SnakepitShm.{Call, Error, Payload, Telemetry}
@@ -112,15 +130,8 @@ defmodule SnakepitShm do
   @typedoc "A holder of references: a pid or an OS process."
   @type holder :: pid() | {:os_pid, pos_integer()}
 
-  @typedoc "An error tuple (CONTRACT section 4)."
-  @type error ::
-          {:error,
-           %{
-             required(:code) => atom(),
-             required(:message) => String.t(),
-             required(:remediation) => String.t() | nil,
-             optional(atom()) => term()
-           }}
+  @typedoc "An error tuple (CONTRACT section 4); the codes are in `SnakepitShm.Error`."
+  @type error :: {:error, Error.t()}
 
   @typedoc """
   Request options: the node's keys (`session`, `tenant`, `holder`, `sensitive`,
@@ -130,6 +141,8 @@ defmodule SnakepitShm do
   @type opts :: keyword() | map()
 
   @default_timeout_ms 5000
+  # The largest timeout `receive ... after` takes (about 49.7 days).
+  @max_timeout_ms 4_294_967_295
 
   # ---------------------------------------------------------------------------------
   # Connecting
@@ -152,11 +165,14 @@ defmodule SnakepitShm do
   (usually a cookie mismatch; the message names the cookie source).
   """
   @spec connect(node(), keyword()) :: :ok | error()
-  def connect(node, opts \\ []) when is_atom(node) and is_list(opts) do
-    with :ok <- ensure_distributed(opts[:start_distribution]),
+  def connect(node, opts \\ []) do
+    with :ok <- check_node(node),
+         {:ok, timeout_ms, opts} <- split_opts(opts),
+         :ok <- check_cookie(opts[:cookie]),
+         :ok <- ensure_distributed(opts[:start_distribution]),
          :ok <- set_cookie(node, opts[:cookie]),
          :ok <- connect_node(node, opts[:cookie]),
-         {:ok, _info} <- ping(node, timeout_ms: timeout_ms(opts)) do
+         {:ok, _info} <- ping(node, timeout_ms: timeout_ms) do
       :ok
     end
   end
@@ -168,7 +184,9 @@ defmodule SnakepitShm do
   """
   @spec ping(server(), keyword()) :: {:ok, map()} | error()
   def ping(server, opts \\ []) do
-    instrument(:ping, server, %{}, nil, fn -> Call.call(server, :ping, timeout_ms(opts)) end)
+    checked(:ping, server, opts, fn timeout_ms, _node_opts ->
+      instrument(:ping, server, %{}, nil, fn -> Call.call(server, :ping, timeout_ms) end)
+    end)
   end
 
   # ---------------------------------------------------------------------------------
@@ -183,12 +201,13 @@ defmodule SnakepitShm do
   """
   @spec allocate(server(), pos_integer(), opts()) :: {:ok, descriptor()} | error()
   def allocate(server, size_bytes, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = {:allocate, size_bytes, Map.put_new(node_opts, :holder, self())}
-    bytes = if is_integer(size_bytes), do: size_bytes
+    checked(:allocate, server, opts, fn timeout_ms, node_opts ->
+      request = {:allocate, size_bytes, Map.put_new(node_opts, :holder, self())}
+      bytes = if is_integer(size_bytes), do: size_bytes
 
-    instrument(:allocate, server, scope(node_opts), bytes, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:allocate, server, scope(node_opts), bytes, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -198,13 +217,15 @@ defmodule SnakepitShm do
   `sizes_bytes`. At most 10,000 sizes; a failure names the offending `index`.
   """
   @spec allocate_many(server(), [pos_integer()], opts()) :: {:ok, [descriptor()]} | error()
-  def allocate_many(server, sizes_bytes, opts \\ []) when is_list(sizes_bytes) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = {:allocate_many, sizes_bytes, Map.put_new(node_opts, :holder, self())}
-    bytes = if Enum.all?(sizes_bytes, &is_integer/1), do: Enum.sum(sizes_bytes)
+  def allocate_many(server, sizes_bytes, opts \\ []) do
+    checked(:allocate_many, server, opts, [list: {:sizes_bytes, sizes_bytes}], fn
+      timeout_ms, node_opts ->
+        request = {:allocate_many, sizes_bytes, Map.put_new(node_opts, :holder, self())}
+        bytes = if Enum.all?(sizes_bytes, &is_integer/1), do: Enum.sum(sizes_bytes)
 
-    instrument(:allocate_many, server, scope(node_opts), bytes, fn ->
-      Call.call(server, request, timeout_ms)
+        instrument(:allocate_many, server, scope(node_opts), bytes, fn ->
+          Call.call(server, request, timeout_ms)
+        end)
     end)
   end
 
@@ -214,12 +235,13 @@ defmodule SnakepitShm do
   """
   @spec release_many(server(), [region_id()], opts()) ::
           {:ok, %{released: non_neg_integer()}} | error()
-  def release_many(server, ids, opts \\ []) when is_list(ids) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = {:release_many, ids, Map.put_new(node_opts, :holder, self())}
+  def release_many(server, ids, opts \\ []) do
+    checked(:release_many, server, opts, [list: {:ids, ids}], fn timeout_ms, node_opts ->
+      request = {:release_many, ids, Map.put_new(node_opts, :holder, self())}
 
-    instrument(:release_many, server, scope(node_opts), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:release_many, server, scope(node_opts), nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -234,13 +256,15 @@ defmodule SnakepitShm do
   """
   @spec write_consistent(server(), region_id(), non_neg_integer(), binary(), opts()) ::
           :ok | error()
-  def write_consistent(server, id, offset, data, opts \\ []) when is_binary(data) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    node_opts = Map.put_new(node_opts, :holder, self())
-    request = {:write, id, offset, data, node_opts}
+  def write_consistent(server, id, offset, data, opts \\ []) do
+    checked(:write_consistent, server, opts, [binary: {:data, data}], fn
+      timeout_ms, node_opts ->
+        node_opts = Map.put_new(node_opts, :holder, self())
+        request = {:write, id, offset, data, node_opts}
 
-    instrument(:write_consistent, server, scope(node_opts, id), byte_size(data), fn ->
-      Call.call(server, request, call_timeout(timeout_ms, node_opts))
+        instrument(:write_consistent, server, scope(node_opts, id), byte_size(data), fn ->
+          Call.call(server, request, call_timeout(timeout_ms, node_opts))
+        end)
     end)
   end
 
@@ -253,19 +277,25 @@ defmodule SnakepitShm do
   @spec read_consistent(server(), region_id(), non_neg_integer(), non_neg_integer(), opts()) ::
           {:ok, binary()} | error()
   def read_consistent(server, id, offset, length, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    node_opts = Map.put_new(node_opts, :holder, self())
-    request = {:read, id, offset, length, node_opts}
-    bytes = if is_integer(length) and length >= 0, do: length
+    checked(:read_consistent, server, opts, fn timeout_ms, node_opts ->
+      node_opts = Map.put_new(node_opts, :holder, self())
+      request = {:read, id, offset, length, node_opts}
+      bytes = if is_integer(length) and length >= 0, do: length
 
-    instrument(:read_consistent, server, scope(node_opts, id), bytes, fn ->
-      Call.call(server, request, call_timeout(timeout_ms, node_opts))
+      instrument(:read_consistent, server, scope(node_opts, id), bytes, fn ->
+        Call.call(server, request, call_timeout(timeout_ms, node_opts))
+      end)
     end)
   end
 
   # The call must outlive the node's own wait.
-  defp call_timeout(timeout_ms, node_opts),
-    do: max(timeout_ms, Map.get(node_opts, :wait_ms, 5_000) + 1_000)
+  defp call_timeout(timeout_ms, node_opts) do
+    case Map.get(node_opts, :wait_ms, 5_000) do
+      wait_ms when is_integer(wait_ms) -> min(max(timeout_ms, wait_ms + 1_000), @max_timeout_ms)
+      # Not an integer: the node refuses it at once.
+      _other -> timeout_ms
+    end
+  end
 
   @doc """
   Adds a reference to a region for the holder (default: the calling process).
@@ -285,22 +315,24 @@ defmodule SnakepitShm do
   def acquire(server, descriptor_or_id, opts \\ [])
 
   def acquire(server, %{id: id} = descriptor, opts) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    node_opts = put_token(node_opts, Map.get(descriptor, :token))
-    request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
+    checked(:acquire, server, opts, fn timeout_ms, node_opts ->
+      node_opts = put_token(node_opts, Map.get(descriptor, :token))
+      request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
 
-    instrument(:acquire, server, scope(node_opts, id), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:acquire, server, scope(node_opts, id), nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
   def acquire(server, id, opts) when is_binary(id) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    node_opts = put_token(node_opts, nil)
-    request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
+    checked(:acquire, server, opts, fn timeout_ms, node_opts ->
+      node_opts = put_token(node_opts, nil)
+      request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
 
-    instrument(:acquire, server, scope(node_opts, id), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:acquire, server, scope(node_opts, id), nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -332,11 +364,12 @@ defmodule SnakepitShm do
   """
   @spec release(server(), region_id(), opts()) :: :ok | error()
   def release(server, id, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = {:release, id, Map.put_new(node_opts, :holder, self())}
+    checked(:release, server, opts, fn timeout_ms, node_opts ->
+      request = {:release, id, Map.put_new(node_opts, :holder, self())}
 
-    instrument(:release, server, scope(node_opts, id), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:release, server, scope(node_opts, id), nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -348,11 +381,12 @@ defmodule SnakepitShm do
   """
   @spec free(server(), region_id(), opts()) :: :ok | error()
   def free(server, id, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = {:free, id, Map.put_new(node_opts, :holder, self())}
+    checked(:free, server, opts, fn timeout_ms, node_opts ->
+      request = {:free, id, Map.put_new(node_opts, :holder, self())}
 
-    instrument(:free, server, scope(node_opts, id), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:free, server, scope(node_opts, id), nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -371,11 +405,12 @@ defmodule SnakepitShm do
   """
   @spec info(server(), region_id(), opts()) :: {:ok, map()} | error()
   def info(server, id, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = if map_size(node_opts) == 0, do: {:info, id}, else: {:info, id, node_opts}
+    checked(:info, server, opts, fn timeout_ms, node_opts ->
+      request = if map_size(node_opts) == 0, do: {:info, id}, else: {:info, id, node_opts}
 
-    instrument(:info, server, scope(node_opts, id), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:info, server, scope(node_opts, id), nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -389,10 +424,10 @@ defmodule SnakepitShm do
   """
   @spec list(server(), opts()) :: {:ok, [map()]} | error()
   def list(server, filter \\ []) do
-    {timeout_ms, node_filter} = split_opts(filter)
-
-    instrument(:list, server, scope(node_filter), nil, fn ->
-      Call.call(server, {:list, node_filter}, timeout_ms)
+    checked(:list, server, filter, fn timeout_ms, node_filter ->
+      instrument(:list, server, scope(node_filter), nil, fn ->
+        Call.call(server, {:list, node_filter}, timeout_ms)
+      end)
     end)
   end
 
@@ -406,15 +441,17 @@ defmodule SnakepitShm do
   """
   @spec release_session(server(), String.t(), keyword()) :: {:ok, map()} | error()
   def release_session(server, session, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
+    checked(:release_session, server, opts, fn timeout_ms, node_opts ->
+      request =
+        if map_size(node_opts) == 0,
+          do: {:release_session, session},
+          else: {:release_session, session, node_opts}
 
-    request =
-      if map_size(node_opts) == 0,
-        do: {:release_session, session},
-        else: {:release_session, session, node_opts}
+      metadata = Map.put(scope(node_opts), :session, session)
 
-    instrument(:release_session, server, Map.put(scope(node_opts), :session, session), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:release_session, server, metadata, nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -435,11 +472,12 @@ defmodule SnakepitShm do
   """
   @spec health(server(), keyword()) :: {:ok, map()} | error()
   def health(server, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = if map_size(node_opts) == 0, do: :health, else: {:health, node_opts}
+    checked(:health, server, opts, fn timeout_ms, node_opts ->
+      request = if map_size(node_opts) == 0, do: :health, else: {:health, node_opts}
 
-    instrument(:health, server, scope(node_opts), nil, fn ->
-      Call.call(server, request, timeout_ms)
+      instrument(:health, server, scope(node_opts), nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -453,8 +491,13 @@ defmodule SnakepitShm do
 
   @doc "Changes configuration keys at run time; returns the whole configuration after."
   @spec config_set(server(), map(), keyword()) :: {:ok, map()} | error()
-  def config_set(server, changes, opts \\ []) when is_map(changes),
-    do: simple(:config_set, server, {:config, {:set, changes}}, opts)
+  def config_set(server, changes, opts \\ []) do
+    checked(:config_set, server, opts, [map: {:changes, changes}], fn timeout_ms, _node_opts ->
+      instrument(:config_set, server, %{}, nil, fn ->
+        Call.call(server, {:config, {:set, changes}}, timeout_ms)
+      end)
+    end)
+  end
 
   @doc """
   A capacity and usage report (protocol extension `:report`, PROTOCOL.md
@@ -470,9 +513,10 @@ defmodule SnakepitShm do
   """
   @spec report(server(), opts()) :: {:ok, map()} | error()
   def report(server, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = if map_size(node_opts) == 0, do: :report, else: {:report, node_opts}
-    instrument(:report, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    checked(:report, server, opts, fn timeout_ms, node_opts ->
+      request = if map_size(node_opts) == 0, do: :report, else: {:report, node_opts}
+      instrument(:report, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    end)
   end
 
   @doc """
@@ -489,9 +533,10 @@ defmodule SnakepitShm do
   """
   @spec subscribe(server(), opts()) :: {:ok, map()} | error()
   def subscribe(server, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = {:subscribe, Map.put_new(node_opts, :pid, self())}
-    instrument(:subscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    checked(:subscribe, server, opts, fn timeout_ms, node_opts ->
+      request = {:subscribe, Map.put_new(node_opts, :pid, self())}
+      instrument(:subscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    end)
   end
 
   @doc """
@@ -500,9 +545,10 @@ defmodule SnakepitShm do
   """
   @spec unsubscribe(server(), opts()) :: {:ok, map()} | error()
   def unsubscribe(server, opts \\ []) do
-    {timeout_ms, node_opts} = split_opts(opts)
-    request = {:unsubscribe, Map.put_new(node_opts, :pid, self())}
-    instrument(:unsubscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    checked(:unsubscribe, server, opts, fn timeout_ms, node_opts ->
+      request = {:unsubscribe, Map.put_new(node_opts, :pid, self())}
+      instrument(:unsubscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    end)
   end
 
   @doc """
@@ -512,8 +558,10 @@ defmodule SnakepitShm do
   """
   @spec call(server(), term(), non_neg_integer()) :: term()
   def call(server, request, timeout_ms \\ @default_timeout_ms) do
-    instrument(:call, server, %{request: request_name(request)}, nil, fn ->
-      Call.call(server, request, timeout_ms)
+    checked(:call, server, [timeout_ms: timeout_ms], fn timeout_ms, _node_opts ->
+      instrument(:call, server, %{request: request_name(request)}, nil, fn ->
+        Call.call(server, request, timeout_ms)
+      end)
     end)
   end
 
@@ -530,7 +578,9 @@ defmodule SnakepitShm do
   @spec write(descriptor(), integer(), iodata()) :: :ok | error()
   def write(descriptor, offset_in_payload, data) do
     instrument(:write, nil, descriptor_scope(descriptor), iodata_bytes(data), fn ->
-      Payload.write(descriptor, offset_in_payload, data)
+      with :ok <- check_descriptor_id(descriptor) do
+        Payload.write(descriptor, offset_in_payload, data)
+      end
     end)
   end
 
@@ -540,7 +590,9 @@ defmodule SnakepitShm do
     bytes = if is_integer(length) and length >= 0, do: length
 
     instrument(:read, nil, descriptor_scope(descriptor), bytes, fn ->
-      Payload.read(descriptor, offset_in_payload, length)
+      with :ok <- check_descriptor_id(descriptor) do
+        Payload.read(descriptor, offset_in_payload, length)
+      end
     end)
   end
 
@@ -551,17 +603,14 @@ defmodule SnakepitShm do
   @spec with_region(server(), pos_integer(), opts(), (descriptor() -> result)) ::
           result | error()
         when result: term()
-  def with_region(server, size_bytes, opts, fun) when is_function(fun, 1) do
-    case allocate(server, size_bytes, opts) do
-      {:ok, descriptor} ->
-        try do
-          fun.(descriptor)
-        after
-          release(server, descriptor.id, release_opts(opts))
-        end
-
-      {:error, _} = error ->
-        error
+  def with_region(server, size_bytes, opts, fun) do
+    with :ok <- check_arg(:fun, fun, &is_function(&1, 1), "a function of one argument"),
+         {:ok, descriptor} <- allocate(server, size_bytes, opts) do
+      try do
+        fun.(descriptor)
+      after
+        release(server, descriptor.id, release_opts(opts))
+      end
     end
   end
 
@@ -624,8 +673,87 @@ defmodule SnakepitShm do
   # A call with only `timeout_ms` as option.
   @spec simple(atom(), server(), term(), opts()) :: term()
   defp simple(call, server, request, opts) do
-    timeout_ms = timeout_ms(opts)
-    instrument(call, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    checked(call, server, opts, fn timeout_ms, _node_opts ->
+      instrument(call, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+    end)
+  end
+
+  # The client's own checks, before anything is sent: `server`, `opts` (a keyword list
+  # or map; `timeout_ms` a non-negative integer) and the `args` named in `checks`
+  # (`list:`, `binary:` or `map:` `{name, value}`). Passing, `fun.(timeout_ms,
+  # node_opts)` runs; failing, the `:invalid_request` error is returned, with the
+  # call's telemetry span like any other error.
+  @spec checked(atom(), term(), term(), keyword(), (non_neg_integer(), map() -> result)) ::
+          result | error()
+        when result: term()
+  defp checked(call, server, opts, checks \\ [], fun) do
+    with :ok <- check_server(server),
+         :ok <- check_args(checks),
+         {:ok, timeout_ms, node_opts} <- split_opts(opts) do
+      fun.(timeout_ms, node_opts)
+    else
+      {:error, _} = error -> instrument(call, server, %{}, nil, fn -> error end)
+    end
+  end
+
+  @spec check_server(term()) :: :ok | error()
+  defp check_server({name, node}) when is_atom(name) and is_atom(node), do: check_node(node)
+  defp check_server(node), do: check_node(node)
+
+  @spec check_node(term()) :: :ok | error()
+  defp check_node(node) when is_atom(node) and node not in [nil, true, false], do: :ok
+
+  defp check_node(other) do
+    Error.new(
+      :invalid_request,
+      "#{inspect(other, limit: 5)} is not a snakepit-shm server: give the node's name " <>
+        "(an atom like :\"snakepit_shm@host\") or {registered_name, node}",
+      "use the node name the node printed in its `ready` line, or " <>
+        "SnakepitShm.Manager.server/1 when a manager runs it",
+      %{server: other}
+    )
+  end
+
+  # `SnakepitShm.Payload` checks the rest of a descriptor (path, offset, size, access).
+  @spec check_descriptor_id(term()) :: :ok | error()
+  defp check_descriptor_id(%{id: id}) when is_binary(id), do: :ok
+
+  defp check_descriptor_id(other) do
+    Error.new(
+      :invalid_request,
+      "not a region descriptor (no binary :id): #{inspect(other, limit: 20)}",
+      "pass the descriptor map returned by SnakepitShm.allocate/3 or acquire/3"
+    )
+  end
+
+  @spec check_args(keyword()) :: :ok | error()
+  defp check_args(checks) do
+    Enum.reduce_while(checks, :ok, fn
+      {:list, {name, value}}, :ok -> check_arg_step(name, value, &is_list/1, "a list")
+      {:binary, {name, value}}, :ok -> check_arg_step(name, value, &is_binary/1, "a binary")
+      {:map, {name, value}}, :ok -> check_arg_step(name, value, &is_map/1, "a map")
+    end)
+  end
+
+  defp check_arg_step(name, value, test, what) do
+    case check_arg(name, value, test, what) do
+      :ok -> {:cont, :ok}
+      error -> {:halt, error}
+    end
+  end
+
+  @spec check_arg(atom(), term(), (term() -> boolean()), String.t()) :: :ok | error()
+  defp check_arg(name, value, test, what) do
+    if test.(value) do
+      :ok
+    else
+      Error.new(
+        :invalid_request,
+        "#{name} must be #{what}, not #{inspect(value, limit: 5)}",
+        "see the function's documentation for its arguments",
+        %{argument: name}
+      )
+    end
   end
 
   # What telemetry metadata may show of a request's options: its session and tenant.
@@ -662,14 +790,51 @@ defmodule SnakepitShm do
 
   defp request_name(_request), do: nil
 
-  @spec split_opts(opts()) :: {non_neg_integer(), map()}
-  defp split_opts(opts) when is_list(opts) or is_map(opts) do
-    {timeout_ms, rest} = opts |> Map.new() |> Map.pop(:timeout_ms, @default_timeout_ms)
-    {timeout_ms, rest}
+  # Options as a map without `timeout_ms`, and `timeout_ms` (checked).
+  @spec split_opts(term()) :: {:ok, non_neg_integer(), map()} | error()
+  defp split_opts(opts) do
+    with {:ok, map} <- opts_map(opts) do
+      case Map.pop(map, :timeout_ms, @default_timeout_ms) do
+        {timeout_ms, rest}
+        when is_integer(timeout_ms) and timeout_ms >= 0 and timeout_ms <= @max_timeout_ms ->
+          {:ok, timeout_ms, rest}
+
+        {other, _rest} ->
+          Error.new(
+            :invalid_request,
+            "timeout_ms must be an integer of milliseconds from 0 to #{@max_timeout_ms}, " <>
+              "not " <> inspect(other, limit: 5),
+            "pass timeout_ms: 5000 (the default) or leave it out",
+            %{key: :timeout_ms}
+          )
+      end
+    end
   end
 
-  @spec timeout_ms(opts()) :: non_neg_integer()
-  defp timeout_ms(opts), do: opts |> Map.new() |> Map.get(:timeout_ms, @default_timeout_ms)
+  @spec opts_map(term()) :: {:ok, map()} | error()
+  defp opts_map(opts) when is_map(opts) and not is_struct(opts), do: {:ok, opts}
+
+  defp opts_map(opts) when is_list(opts) do
+    if keyword_like?(opts), do: {:ok, Map.new(opts)}, else: bad_opts(opts)
+  end
+
+  defp opts_map(opts), do: bad_opts(opts)
+
+  # A proper list of `{atom, value}` pairs.
+  @spec keyword_like?(list()) :: boolean()
+  defp keyword_like?([]), do: true
+  defp keyword_like?([{key, _value} | rest]) when is_atom(key), do: keyword_like?(rest)
+  defp keyword_like?(_other), do: false
+
+  @spec bad_opts(term()) :: error()
+  defp bad_opts(opts) do
+    Error.new(
+      :invalid_request,
+      "options must be a keyword list or a map, not #{inspect(opts, limit: 5)}",
+      "write them as [session: \"s1\", timeout_ms: 1000] or %{session: \"s1\"}",
+      %{argument: :opts}
+    )
+  end
 
   @spec release_opts(opts()) :: map()
   defp release_opts(opts), do: opts |> Map.new() |> Map.take([:holder, :tenant, :timeout_ms])
@@ -704,6 +869,16 @@ defmodule SnakepitShm do
 
   defp start_distribution(name) when is_atom(name), do: start_distribution({name, :shortnames})
 
+  defp start_distribution(other) do
+    Error.new(
+      :invalid_request,
+      "start_distribution must be a node name (an atom) or {name, :shortnames | " <>
+        ":longnames}, not #{inspect(other, limit: 5)}",
+      "pass start_distribution: :my_app or {:my_app, :shortnames}",
+      %{key: :start_distribution}
+    )
+  end
+
   @spec not_distributed() :: error()
   defp not_distributed do
     Error.new(
@@ -712,6 +887,18 @@ defmodule SnakepitShm do
         "reach the snakepit-shm node",
       "start it with `elixir --sname NAME ...` / `iex --sname NAME`, call Node.start/2, " <>
         "or pass start_distribution: :some_name to SnakepitShm.connect/2"
+    )
+  end
+
+  @spec check_cookie(term()) :: :ok | error()
+  defp check_cookie(cookie) when is_atom(cookie) or is_binary(cookie), do: :ok
+
+  defp check_cookie(_other) do
+    Error.new(
+      :invalid_request,
+      "the cookie must be an atom or a string",
+      "pass cookie: :secret or cookie: \"secret\" (the node's --cookie or --cookie-file)",
+      %{key: :cookie}
     )
   end
 

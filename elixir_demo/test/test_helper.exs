@@ -47,7 +47,7 @@ defmodule SnakepitShm.TestNode do
     now_ms = System.monotonic_time(:millisecond)
 
     case reply do
-      {:error, %{code: :not_found, reason: :nodedown}} = error ->
+      {:error, %{code: :not_found, details: %{reason: :nodedown}}} = error ->
         ExUnit.Assertions.flunk("node unreachable: #{inspect(error)}")
 
       {:error, %{code: :not_found}} ->

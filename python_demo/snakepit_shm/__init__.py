@@ -29,16 +29,27 @@ counter in the region header)::
     data = region.read_consistent(0, len(payload))  # never a torn copy
     with region.write_lock(timeout_s=1.0):        # exclusive across processes
         ...
+
+Regions of one segment share one mapping and one file descriptor per
+access mode (:mod:`snakepit_shm.segments`); the last ``close()`` unmaps.
+
+Errors are typed, one class per contract error code (``NotFoundError``,
+``BusyError``, ...), refined by local ones (``StaleDescriptorError``, ...);
+``ShmError.from_reply(error_map)`` types the node's error maps the same way
+(:mod:`snakepit_shm.errors`).
 """
 
 from .descriptor import Descriptor, parse_descriptor
-from .errors import (AccessDeniedError, AddressSpaceError,
-                     InvalidDescriptorError, InvalidRegionError,
-                     LockTimeoutError, ReadOnlyRegionError,
+from .errors import (ERROR_CLASSES, AccessDeniedError, AddressSpaceError,
+                     BusyError, ForbiddenError, InvalidDescriptorError,
+                     InvalidRegionError, InvalidRequestError,
+                     LimitExceededError, LockTimeoutError, NoSpaceError,
+                     NotFoundError, PlatformError, ReadOnlyRegionError,
                      RegionBusyError, RegionUsageError, ShmError,
-                     StaleDescriptorError)
+                     ShmTimeoutError, StaleDescriptorError, from_reply)
 from .layout import RegionHeader, SegmentHeader
 from .region import Region, attach
+from .segments import SegmentCache, default_cache
 from .sync import ReadResult
 
 __version__ = "0.1.0"
@@ -46,20 +57,32 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessDeniedError",
     "AddressSpaceError",
+    "BusyError",
     "Descriptor",
+    "ERROR_CLASSES",
+    "ForbiddenError",
     "InvalidDescriptorError",
     "InvalidRegionError",
+    "InvalidRequestError",
+    "LimitExceededError",
     "LockTimeoutError",
+    "NoSpaceError",
+    "NotFoundError",
+    "PlatformError",
     "ReadOnlyRegionError",
     "ReadResult",
     "Region",
     "RegionBusyError",
     "RegionHeader",
     "RegionUsageError",
+    "SegmentCache",
     "SegmentHeader",
     "ShmError",
+    "ShmTimeoutError",
     "StaleDescriptorError",
     "attach",
+    "default_cache",
+    "from_reply",
     "parse_descriptor",
     "__version__",
 ]

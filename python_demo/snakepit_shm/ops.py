@@ -91,6 +91,7 @@ def scale(source: Region, target: Region, factor: float) -> Dict[str, Any]:
 
 def _scale_numpy(source: Region, target: Region, factor: float,
                  count: int) -> Dict[str, Any]:
+    assert np is not None
     values = source.numpy("<f8")
     out = target.numpy("<f8")
     started_ns = time.perf_counter_ns()
@@ -151,8 +152,8 @@ def fill(region: Region, value: int) -> None:
     if isinstance(value, bool) or not 0 <= value <= 255:
         raise RegionUsageError(f"fill byte must be 0..255, got {value!r}",
                                remediation="pass an integer byte value")
-    chunk = b"" if np is not None else bytes([value]) * min(region.size,
-                                                             1 << 20)
+    chunk = (b"" if np is not None
+             else bytes([value]) * min(region.size, 1 << 20))
     for _offset, view in region.windows():
         if np is not None:
             target = np.frombuffer(view, dtype=np.uint8)

@@ -11,8 +11,8 @@ import errno
 from typing import Optional
 
 from .descriptor import Descriptor
-from .errors import (AccessDeniedError, InvalidRegionError, ShmError,
-                     StaleDescriptorError)
+from .errors import (AccessDeniedError, InvalidRegionError, PlatformError,
+                     ShmError, StaleDescriptorError)
 
 ENOMEM_REMEDIATION = ("free address space (close regions, drop arrays) or "
                       "raise the address-space limit (ulimit -v, RLIMIT_AS) "
@@ -23,7 +23,8 @@ def os_error(exc: OSError, desc: Descriptor, operation: str) -> ShmError:
     """The typed error for ``exc`` raised by ``operation`` on ``desc``.
 
     ENOENT is stale, ELOOP a refused symlink, EACCES/EPERM access denied;
-    anything else is ``platform_error`` with ``details["errno"]``.
+    anything else is :class:`PlatformError` (``platform_error``) with
+    ``details["errno"]``.
     """
     detail = f"{desc.label()}: {operation} failed: {exc.strerror or exc}"
     if exc.errno == errno.ENOENT:
@@ -46,7 +47,7 @@ def os_error(exc: OSError, desc: Descriptor, operation: str) -> ShmError:
     remediation: Optional[str] = None
     if exc.errno == errno.ENOMEM:
         remediation = ENOMEM_REMEDIATION
-    return ShmError(detail, remediation=remediation, errno=exc.errno)
+    return PlatformError(detail, remediation=remediation, errno=exc.errno)
 
 
 def errno_name(code: Optional[int]) -> str:

@@ -1,51 +1,65 @@
-"""Attach to a region by descriptor: ``mmap`` of the segment file, zero-copy.
+"""Attach to a region by descriptor: a view of its segment's one mapping.
 
-The segment file at ``descriptor["path"]`` is opened with ``os.open``
-(``O_NOFOLLOW|O_CLOEXEC``; ``O_RDONLY`` for read_only access, ``O_RDWR``
-otherwise) and only the window from the granule holding the region header
-to the payload's last byte is mapped with ``MAP_SHARED``. Writes through the
-view are writes to the segment: every process mapping it sees them.
+``attach`` takes the segment the descriptor names from a
+:class:`~snakepit_shm.segments.SegmentCache` (the process-wide one unless
+``cache=`` says otherwise). The cache opens each segment file once per
+access mode (``O_NOFOLLOW|O_CLOEXEC``; ``O_RDONLY`` for read_only access,
+``O_RDWR`` otherwise), keyed by path, device and inode, and maps the whole
+file once with ``MAP_SHARED`` (``PROT_READ`` only for read_only). Every
+:class:`Region` of that segment is then a ``memoryview`` slice of that one
+mapping: attaching 10,000 regions of a pooled segment costs one mapping and
+one file descriptor, not 10,000. The segment's reference count is the
+number of open regions; the last ``close()`` unmaps it and closes the
+descriptor (see :mod:`snakepit_shm.segments` for the rules: identity, the
+two modes, no idle time, descriptors, growth).
+
+The checks stay per attach: the segment header (CRC included) is read again
+from the mapping, the region header (CRC, id, generation, state, size,
+offset) from the mapping too, so a freed, reused or corrupt region is
+reported at attach exactly as before (docs/MEMORY_LAYOUT.md).
 
 The granule is ``mmap.ALLOCATIONGRANULARITY`` on tmpfs and the huge page
-size when the segment lives on hugetlbfs; there mappings also end on a huge
-page boundary (:mod:`snakepit_shm.geometry`). The file is only ever read
-with ``pread`` (the segment header) and written through mappings, never with
-``pwrite``, which hugetlbfs refuses.
+size when the segment lives on hugetlbfs; the whole-file mapping starts at
+offset 0 and hugetlbfs files are whole huge pages, so it obeys the
+hugetlbfs rules, and windows follow them too (:mod:`snakepit_shm.geometry`).
+The file is only ever read with ``pread`` (the segment header, when not
+mapped) and written through mappings, never with ``pwrite``, which
+hugetlbfs refuses.
 
-When that mapping fails for lack of address space (ENOMEM, e.g. a lowered
-``RLIMIT_AS``), the region falls back to *windowed* mode instead of failing:
-it logs a warning on the ``snakepit_shm`` logger, keeps the file descriptor
-and maps only the window each ``read``/``write``/``windows()`` step needs
-(see :mod:`snakepit_shm.windows`). ``attach(..., max_window_bytes=N)``
-asks for windowed mode up front. A windowed region has no full view:
-``memoryview`` and ``numpy()`` raise :class:`AddressSpaceError`.
+When the segment mapping fails for lack of address space (ENOMEM, e.g. a
+lowered ``RLIMIT_AS``), the region falls back to *windowed* mode instead of
+failing: it logs a warning on the ``snakepit_shm`` logger and maps only the
+window each ``read``/``write``/``windows()`` step needs, from the segment's
+descriptor (see :mod:`snakepit_shm.windows`). ``attach(...,
+max_window_bytes=N)`` asks for windowed mode up front (and does not map the
+segment). A windowed region has no full view: ``memoryview`` and
+``numpy()`` raise :class:`AddressSpaceError`.
 
 This module never unlinks anything and never uses
 ``multiprocessing.shared_memory``, whose resource tracker unlinks segments it
 merely attached to when the process exits (cpython#82300). Closing a
 :class:`Region` or exiting the process only unmaps; the manager owns the file.
 
-Every Region keeps its own descriptor of the segment file open until
-``close()``: it carries the region's cross-process write lock (an
-open-file-description lock, docs/SYNC.md), and in windowed mode it is also
-what windows are mapped from. ``write_consistent``/``read_consistent``
-follow the protocol of docs/SYNC.md (:mod:`snakepit_shm.sync`); plain
-``write``/``read`` do not synchronize (single-writer data).
+The write lock of docs/SYNC.md is an open-file-description lock on the
+segment's shared descriptor; since all regions of the segment share that
+description, the segment's lock table
+(:class:`~snakepit_shm.segments.ByteLocks`) excludes other regions and
+threads of this process and the OFD lock other processes.
+``write_consistent``/``read_consistent`` follow the protocol of
+docs/SYNC.md (:mod:`snakepit_shm.sync`); plain ``write``/``read`` do not
+synchronize (single-writer data).
 
-Thread safety: a :class:`Region` may be read and written from several threads
-(it adds no locking around payload bytes; the write lock excludes other
-threads using the same Region too), but ``close()`` must not race with
-other calls on the same Region.
+Thread safety: ``attach`` and ``close`` may run in many threads at once,
+also for regions of one segment (the cache has a lock). A :class:`Region`
+may be read and written from several threads (no locking around payload
+bytes; the write lock excludes other threads using the same Region too),
+but ``close()`` must not race with other calls on the same Region.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import mmap
-import os
-import stat
-import threading
+import pickle
 from types import TracebackType
 from typing import (Any, Callable, Iterator, Mapping, Optional, Sequence,
                     Tuple, Type, Union)
@@ -55,14 +69,16 @@ from . import sync
 from .checks import check_region_header, check_segment_header
 from .descriptor import Descriptor, parse_descriptor
 from .errors import (AddressSpaceError, InvalidRegionError,
-                     LockTimeoutError, ReadOnlyRegionError, RegionBusyError,
-                     RegionUsageError, ShmError)
-from .geometry import MapGeometry, file_geometry
+                     LockTimeoutError, PlatformError, ReadOnlyRegionError,
+                     RegionBusyError, RegionUsageError)
+from .geometry import MapGeometry
 from .layout import (REGION_HEADER_BYTES, REGION_STATE_LIVE,
                      SEGMENT_HEADER_BYTES, RegionHeader, SegmentHeader,
                      parse_region_header, parse_segment_header,
                      region_header_offset)
 from .oserrors import address_space_limit_bytes, errno_name, os_error
+from .segments import (LockBusy, Segment, SegmentCache, default_cache,
+                       new_token)
 from .sync import DEFAULT_TIMEOUT_S, ReadResult, SeqCell
 from .windows import (DEFAULT_WINDOW_BYTES, LOG, WindowMapper,
                       check_window_bytes, read_span, write_span)
@@ -72,6 +88,10 @@ _os_error = os_error
 
 BytesLike = Union[bytes, bytearray, memoryview]
 
+View = memoryview
+"""``memoryview`` for annotations inside :class:`Region`, whose property
+of that name hides the builtin there."""
+
 NUMPY_MISSING_MESSAGE = (
     "numpy is not installed, so Region.numpy() is unavailable; install it "
     "(pip install 'snakepit-shm[numpy]') or use Region.memoryview, which "
@@ -79,19 +99,28 @@ NUMPY_MISSING_MESSAGE = (
 
 
 def attach(descriptor: Mapping[str, Any],
-           max_window_bytes: Optional[int] = None) -> "Region":
+           max_window_bytes: Optional[int] = None, *,
+           cache: Optional[SegmentCache] = None) -> "Region":
     """Map the payload a descriptor names and return it as a :class:`Region`.
+
+    The region is a view of its segment's one shared mapping (made at the
+    first attach of the segment in this process, closed with the last
+    region; see :mod:`snakepit_shm.segments`).
 
     Args:
         descriptor: the map the manager returned (CONTRACT section 3): keys
             id, generation, segment, path, offset, size, access, tenant,
-            session.
-        max_window_bytes: None (default) maps the whole payload, falling
-            back to windowed mode with a warning if that fails with ENOMEM.
-            A byte count forces windowed mode with windows of at most that
-            many bytes (rounded down to whole granules of the file, at least
-            one: ``mmap.ALLOCATIONGRANULARITY`` on tmpfs, the huge page size
-            on hugetlbfs), for a bounded address-space footprint.
+            session (others, such as token, are ignored).
+        max_window_bytes: None (default) views the segment's whole mapping,
+            falling back to windowed mode with a warning if mapping it
+            fails with ENOMEM. A byte count forces windowed mode with
+            windows of at most that many bytes (rounded down to whole
+            granules of the file, at least one:
+            ``mmap.ALLOCATIONGRANULARITY`` on tmpfs, the huge page size on
+            hugetlbfs), for a bounded address-space footprint; the segment
+            is then not mapped for this region.
+        cache: the segment cache to use; default the process-wide one
+            (:func:`~snakepit_shm.segments.default_cache`).
 
     Raises:
         InvalidDescriptorError: the dict is malformed.
@@ -104,32 +133,39 @@ def attach(descriptor: Mapping[str, Any],
         AccessDeniedError: the OS refused to open the file.
         AddressSpaceError: not even one granule could be mapped (ENOMEM).
         RegionUsageError: ``max_window_bytes`` is not a positive int.
-        ShmError: any other OS failure (code ``platform_error``).
+        PlatformError: any other OS failure (code ``platform_error``).
     """
     desc = parse_descriptor(descriptor)
     if max_window_bytes is not None:
         check_window_bytes(max_window_bytes, desc, "max_window_bytes")
-    fd = _open_segment(desc)
+    segments = default_cache() if cache is None else cache
+    segment, file_bytes = segments.acquire(
+        desc, map_whole=max_window_bytes is None)
     try:
-        segment_header, geometry = _read_segment_header(fd, desc)
+        raw = segment.segment_header_bytes(desc, SEGMENT_HEADER_BYTES)
+        segment_header = parse_segment_header(raw)
+        check_segment_header(segment_header, desc, file_bytes)
         if max_window_bytes is not None:
-            window_bytes = geometry.whole_granules(max_window_bytes)
-            return Region._map_windowed(
-                fd, desc, segment_header, geometry, window_bytes,
+            window_bytes = segment.geometry.whole_granules(max_window_bytes)
+            return Region._windowed(
+                segments, segment, desc, segment_header, window_bytes,
                 reason=f"it was attached with max_window_bytes="
                        f"{max_window_bytes}, which bounds its address use to "
                        f"windows of {window_bytes} bytes")
-        return Region._map(fd, desc, segment_header, geometry)
+        if segment.view is None:
+            return Region._fallback(segments, segment, desc, segment_header)
+        return Region._viewed(segments, segment, desc, segment_header)
     except BaseException:
-        os.close(fd)                     # on success the Region owns it
+        segments.release(segment, None)  # on success the Region holds it
         raise
 
 
 class Region:
-    """One attached region: a shared mapping of exactly its payload bytes.
+    """One attached region: exactly its payload bytes, shared.
 
     Obtain one with :func:`attach`. Use it as a context manager or call
-    :meth:`close`. ``memoryview`` and ``numpy()`` are views, not copies.
+    :meth:`close`. ``memoryview`` and ``numpy()`` are views of the
+    segment's shared mapping, not copies.
 
     A *windowed* region (``windowed`` is True) holds no mapping between
     calls: ``read``, ``write``, ``windows()`` and ``check()`` map what they
@@ -141,97 +177,94 @@ class Region:
     :meth:`read_consistent` (docs/SYNC.md).
     """
 
-    def __init__(self, *, descriptor: Descriptor, fd: int,
-                 mapping: Optional[mmap.mmap], map_offset: int,
-                 segment_header: SegmentHeader, region_header: RegionHeader,
-                 geometry: MapGeometry,
+    def __init__(self, *, descriptor: Descriptor, cache: SegmentCache,
+                 segment: Segment, segment_header: SegmentHeader,
+                 region_header: RegionHeader,
                  mapper: Optional[WindowMapper] = None,
                  windowed_reason: Optional[str] = None) -> None:
-        """Internal: use :func:`attach`. Pass either ``mapping`` (full
-        mode) or ``mapper`` (windowed mode, whose ``fd`` is ``fd``). The
-        Region owns ``fd`` and closes it in :meth:`close`."""
+        """Internal: use :func:`attach`. The Region holds one reference of
+        ``segment`` and gives it back in :meth:`close`. Without ``mapper``
+        the segment must be mapped (the region views its mapping);
+        with it, the region is windowed."""
         self._descriptor = descriptor
-        self._fd: Optional[int] = fd
-        self._lock_guard = threading.RLock()
-        """Excludes threads sharing this Region (they share its open file
-        description, which OFD locks do not tell apart)."""
-        self._lock_depth = 0
-        self._lock_owner: Optional[int] = None
-        self._mmap: Optional[mmap.mmap] = mapping
-        self._window: Optional[memoryview] = (
-            None if mapping is None else memoryview(mapping))
+        self._cache = cache
+        self._segment = segment
+        self._token = new_token()
+        """Names this Region in the segment's lock table."""
         self._mapper = mapper
-        self._geometry = geometry
+        self._geometry: MapGeometry = segment.geometry
         self._windowed_reason = windowed_reason
         self._closed = False
-        self._map_offset = map_offset
-        self._map_length = 0 if mapping is None else len(mapping)
-        self._start = descriptor.offset - map_offset
         self._segment_header = segment_header
         self._region_header = region_header
+        self._payload: Optional[View] = None
+        self._exporter: Optional[pickle.PickleBuffer] = None
+        if mapper is None:
+            assert segment.view is not None
+            self._payload = segment.view[descriptor.offset:
+                                         descriptor.offset + descriptor.size]
+            self._exporter = pickle.PickleBuffer(self._payload)
+            """Hands out the views: every buffer taken from it is an export
+            of ``_payload``, so ``_payload.release()`` fails (busy) while
+            any view, slice or array of this region is alive."""
 
     @classmethod
-    def _map(cls, fd: int, desc: Descriptor, segment_header: SegmentHeader,
-             geometry: MapGeometry) -> "Region":
-        """Map the window of ``fd`` holding the region header and payload;
-        on ENOMEM fall back to windowed mode (logged as a warning)."""
+    def _viewed(cls, cache: SegmentCache, segment: Segment,
+                desc: Descriptor, segment_header: SegmentHeader
+                ) -> "Region":
+        """Check the region header in the segment's mapping and return a
+        region viewing it."""
+        assert segment.view is not None
+        view: View = segment.view
         header_at = region_header_offset(desc.offset)
-        map_offset = geometry.floor(header_at)
-        length = geometry.map_length(map_offset, desc.offset + desc.size)
-        access = mmap.ACCESS_READ if desc.read_only else mmap.ACCESS_WRITE
-        try:
-            mapping = mmap.mmap(fd, length, access=access, offset=map_offset)
-        except OSError as exc:
-            if exc.errno != errno.ENOMEM:
-                raise _os_error(exc, desc, "mmap") from exc
-            region = cls._map_windowed(
-                fd, desc, segment_header, geometry,
-                geometry.whole_granules(DEFAULT_WINDOW_BYTES),
-                reason=f"mapping all {length} bytes failed with "
-                       f"{errno_name(exc.errno)}, the full view does not fit "
-                       f"this process's address space")
-            limit = address_space_limit_bytes()
-            LOG.warning(
-                "%s: mapping the whole region (%d bytes from file offset %d) "
-                "failed with %s (errno %d: %s; RLIMIT_AS %s%s); mapping "
-                "windows of at most %d bytes instead (Region.windowed: use "
-                "windows(), read(), write(); memoryview and numpy() are "
-                "unavailable)",
-                desc.label(), length, map_offset, errno_name(exc.errno),
-                exc.errno, exc.strerror,
-                "unlimited" if limit is None else f"{limit} bytes",
-                geometry.enomem_hint, region.window_bytes)
-            return region
-        header_in_window = header_at - map_offset
-
-        def read_header() -> RegionHeader:
-            with memoryview(mapping) as window:
-                return parse_region_header(window, header_in_window)
-
-        try:
-            region_header = _checked_region_header(read_header, desc)
-        except BaseException:
-            mapping.close()
-            raise
-        return cls(descriptor=desc, fd=fd, mapping=mapping,
-                   map_offset=map_offset, segment_header=segment_header,
-                   region_header=region_header, geometry=geometry)
+        region_header = _checked_region_header(
+            lambda: parse_region_header(view, header_at), desc)
+        return cls(descriptor=desc, cache=cache, segment=segment,
+                   segment_header=segment_header,
+                   region_header=region_header)
 
     @classmethod
-    def _map_windowed(cls, fd: int, desc: Descriptor,
-                      segment_header: SegmentHeader, geometry: MapGeometry,
-                      window_bytes: int, reason: str) -> "Region":
-        """Keep ``fd`` (the returned Region owns it; on failure the caller
-        still does) and check the region header through a one-granule
-        window; no mapping outlives this call. ``window_bytes`` is whole
-        granules of ``geometry``."""
-        mapper = WindowMapper(fd, desc, window_bytes, geometry)
+    def _fallback(cls, cache: SegmentCache, segment: Segment,
+                  desc: Descriptor, segment_header: SegmentHeader
+                  ) -> "Region":
+        """The segment did not map (ENOMEM): a windowed region, logged as
+        a warning."""
+        failure = segment.map_failure
+        code = failure.errno if failure is not None else None
+        strerror = failure.strerror if failure is not None else "?"
+        length = segment.map_failure_bytes
+        window_bytes = segment.geometry.whole_granules(DEFAULT_WINDOW_BYTES)
+        region = cls._windowed(
+            cache, segment, desc, segment_header, window_bytes,
+            reason=f"mapping its whole segment ({length} bytes) failed with "
+                   f"{errno_name(code)}, the full view does not fit this "
+                   f"process's address space")
+        limit = address_space_limit_bytes()
+        LOG.warning(
+            "%s: mapping the whole segment (%d bytes) failed with %s "
+            "(errno %s: %s; RLIMIT_AS %s%s); mapping windows of at most %d "
+            "bytes instead (Region.windowed: use windows(), read(), write(); "
+            "memoryview and numpy() are unavailable)",
+            desc.label(), length, errno_name(code), code, strerror,
+            "unlimited" if limit is None else f"{limit} bytes",
+            segment.geometry.enomem_hint, region.window_bytes)
+        return region
+
+    @classmethod
+    def _windowed(cls, cache: SegmentCache, segment: Segment,
+                  desc: Descriptor, segment_header: SegmentHeader,
+                  window_bytes: int, reason: str) -> "Region":
+        """A region mapping windows of the segment's descriptor; the
+        region header is checked through a one-granule window (no mapping
+        outlives this call). ``window_bytes`` is whole granules of the
+        segment's geometry."""
+        mapper = WindowMapper(segment.fd(desc), desc, window_bytes,
+                              segment.geometry)
         region_header = _read_region_header(mapper, desc)
-        map_offset = geometry.floor(region_header_offset(desc.offset))
-        return cls(descriptor=desc, fd=fd, mapping=None,
-                   map_offset=map_offset, segment_header=segment_header,
-                   region_header=region_header, geometry=geometry,
-                   mapper=mapper, windowed_reason=reason)
+        return cls(descriptor=desc, cache=cache, segment=segment,
+                   segment_header=segment_header,
+                   region_header=region_header, mapper=mapper,
+                   windowed_reason=reason)
 
     # --- properties ---------------------------------------------------------
 
@@ -298,16 +331,30 @@ class Region:
 
     @property
     def map_offset_bytes(self) -> int:
-        """File offset where the mapping starts (a multiple of
-        :attr:`granule_bytes`, at or before the region header)."""
-        return self._map_offset
+        """File offset where the region's mapping starts: 0 for a viewed
+        region (the segment's mapping covers the whole file); for a
+        windowed one the granule holding the region header, where its
+        first window starts (a multiple of :attr:`granule_bytes`)."""
+        if self._mapper is not None:
+            return self._geometry.floor(
+                region_header_offset(self._descriptor.offset))
+        return 0
 
     @property
     def map_length_bytes(self) -> int:
-        """Length of the mapping in bytes: it ends at the payload's end
-        (on hugetlbfs at the end of the huge page holding it); 0 for a
+        """Length of the mapping the region views: the segment's shared
+        mapping, the whole file (whole huge pages on hugetlbfs); 0 for a
         windowed region, which holds no mapping between calls."""
-        return self._map_length
+        if self._mapper is not None:
+            return 0
+        return self._geometry.map_length(0, self._segment.file_bytes)
+
+    @property
+    def segment_regions(self) -> int:
+        """Open regions of this process sharing this region's segment
+        entry (its mapping and descriptor), this one included; 0 once the
+        entry is closed."""
+        return self._segment.refs
 
     @property
     def lock_file_offset(self) -> int:
@@ -331,7 +378,7 @@ class Region:
             return cell.load()
 
     @property
-    def memoryview(self) -> memoryview:
+    def memoryview(self) -> View:
         """A memoryview of exactly the payload: ``size`` bytes, format ``B``.
 
         Each access returns a new view over the same shared bytes. It is
@@ -344,8 +391,7 @@ class Region:
                 use :meth:`windows`, :meth:`read` or :meth:`write`.
             RegionUsageError: the region is closed.
         """
-        window = self._full_window("memoryview")
-        return window[self._start:self._start + self.size]
+        return memoryview(self._full_view("memoryview"))
 
     # --- data access --------------------------------------------------------
 
@@ -370,7 +416,7 @@ class Region:
             AddressSpaceError: the region is windowed (no full view fits);
                 use ``numpy.frombuffer`` on each view of :meth:`windows`.
         """
-        self._full_window("numpy()")
+        exporter = self._full_view("numpy()")
         try:
             import numpy
         except ImportError as exc:
@@ -382,7 +428,7 @@ class Region:
                 f"is not a whole number of {item} items "
                 f"({item.itemsize} bytes each)",
                 remediation="pick a dtype whose size divides the payload size")
-        array = numpy.frombuffer(self.memoryview, dtype=item)
+        array = numpy.frombuffer(exporter, dtype=item)
         if shape is not None:
             try:
                 array = array.reshape(shape)
@@ -440,13 +486,18 @@ class Region:
         region header (:attr:`lock_file_offset`). It excludes every other
         process and every other attach of the region, whatever its language
         (the Java node takes the same lock), and threads sharing this
-        Region. The kernel releases it when the block ends, when the region
-        is closed, and when the process dies (``kill -9`` included). It is
-        reentrant for the thread holding it: :meth:`write_consistent` inside
-        the block neither waits nor releases it.
+        Region. It is released when the block ends and when the region is
+        closed, and by the kernel when the process dies (``kill -9``
+        included). It is reentrant for the thread holding it:
+        :meth:`write_consistent` inside the block neither waits nor releases
+        it.
 
-        Taking it tries ``F_OFD_SETLK`` and, while another holder has it,
-        backs off 50 µs doubling up to 5 ms until ``timeout_s`` (0: a
+        Regions of one segment share its open file description, which the
+        kernel does not tell apart, so the byte is first claimed in the
+        segment's lock table (other attaches and threads of this process,
+        waiting on a condition until ``timeout_s``), then locked with
+        ``F_OFD_SETLK`` (other processes), backing off 50 µs doubling up
+        to 5 ms while another holder has it, until ``timeout_s`` (0: a
         single attempt).
 
         The lock alone does not make readers safe: writes inside the block
@@ -463,7 +514,7 @@ class Region:
                 descriptor open for writing).
             RegionUsageError: closed, or ``timeout_s`` not a finite number
                 >= 0.
-            ShmError: no OFD locks on this platform, or ``fcntl`` failed
+            PlatformError: no OFD locks on this platform, or ``fcntl`` failed
                 (code ``platform_error``).
         """
         self._acquire_write_lock(timeout_s)
@@ -495,7 +546,7 @@ class Region:
             RegionUsageError: the range leaves the payload, the region is
                 closed, or ``timeout_s`` is invalid.
             AddressSpaceError: windowed, and not even one granule maps.
-            ShmError: ``fcntl`` failed (``platform_error``).
+            PlatformError: ``fcntl`` failed (``platform_error``).
         """
         self._require_open()
         self._require_writable("writes are refused")
@@ -539,7 +590,7 @@ class Region:
             RegionUsageError: the range leaves the payload, the region is
                 closed, or ``timeout_s`` is invalid.
             AddressSpaceError: windowed, and not even one granule maps.
-            ShmError: ``fcntl`` failed (``platform_error``).
+            PlatformError: ``fcntl`` failed (``platform_error``).
         """
         return self.read_snapshot(offset, length, timeout_s).data
 
@@ -591,7 +642,7 @@ class Region:
                 write_seq=busy.seq, retries=busy.retries) from None
 
     def windows(self, window_bytes: Optional[int] = None
-                ) -> Iterator[Tuple[int, memoryview]]:
+                ) -> Iterator[Tuple[int, View]]:
         """Iterate over the payload in successive windows.
 
         Yields ``(payload_offset, view)``: ``view`` is a memoryview of the
@@ -649,49 +700,44 @@ class Region:
         self._require_open()
         if self._mapper is not None:
             return _read_region_header(self._mapper, self._descriptor)
-        window = self._live_window()
-        header_in_window = (region_header_offset(self._descriptor.offset)
-                            - self._map_offset)
+        view = self._segment_view()
+        header_at = region_header_offset(self._descriptor.offset)
         return _checked_region_header(
-            lambda: parse_region_header(window, header_in_window),
-            self._descriptor)
+            lambda: parse_region_header(view, header_at), self._descriptor)
 
     # --- lifetime -----------------------------------------------------------
 
     def close(self) -> None:
-        """Unmap the region. Idempotent; never unlinks the segment file.
+        """Give the region back: its views end, the lock it holds is
+        released, and when it was the last open region of its segment in
+        this process, the segment is unmapped and its descriptor closed.
+        Idempotent; never unlinks the segment file.
 
         Raises:
             RegionBusyError: numpy arrays or memoryviews obtained from this
-                region are still alive. Nothing is unmapped and the region
+                region are still alive. Nothing is released and the region
                 stays usable: delete them (or copy what you need) and call
                 ``close()`` again. (A windowed region is never busy: a window
                 still viewed is unmapped when its last view dies.)
         """
         if self._closed:
             return
-        if self._mapper is not None:
-            self._closed = True
-            self._close_fd()
-            return
-        mapping = self._mmap
-        assert mapping is not None
-        if self._window is not None:
-            self._window.release()
-            self._window = None
-        try:
-            mapping.close()
-        except BufferError as exc:
-            self._window = memoryview(mapping)
-            raise RegionBusyError(
-                f"{self._descriptor.label()}: cannot unmap, numpy arrays or "
-                "memoryviews obtained from this region are still alive",
-                remediation="delete them (del array) or copy the data you "
-                            "need (array.copy(), bytes(view)), then call "
-                            "close() again") from exc
-        self._mmap = None
-        self._closed = True
-        self._close_fd()
+        payload, exporter = self._payload, self._exporter
+        if payload is not None and exporter is not None:
+            exporter.release()
+            try:
+                payload.release()
+            except BufferError as exc:
+                self._exporter = pickle.PickleBuffer(payload)
+                raise RegionBusyError(
+                    f"{self._descriptor.label()}: cannot close, numpy arrays "
+                    "or memoryviews obtained from this region are still "
+                    "alive",
+                    remediation="delete them (del array) or copy the data "
+                                "you need (array.copy(), bytes(view)), then "
+                                "call close() again") from exc
+        self._payload = self._exporter = None
+        self._give_back()
 
     def __enter__(self) -> "Region":
         return self
@@ -731,11 +777,21 @@ class Region:
                 f"{self._descriptor.label()}: attached read_only, {what}",
                 remediation="acquire the region with access: :read_write")
 
-    def _close_fd(self) -> None:
-        """Close the segment descriptor (releasing any lock it holds)."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+    def _give_back(self) -> None:
+        """Mark closed and hand the segment reference back to the cache,
+        which frees this region's lock claims (releasing the OFD lock)."""
+        self._closed = True
+        self._cache.release(self._segment, self._token)
+
+    def __del__(self) -> None:
+        """A region dropped without close(): its segment reference (and any
+        lock it holds) goes back at the cache's next acquire or release."""
+        try:
+            if not self._closed:
+                self._closed = True
+                self._cache.defer_release(self._segment, self._token)
+        except AttributeError:           # __init__ did not finish
+            pass
 
     def _copy_out(self, offset: int, length: int) -> bytes:
         """Copy a checked payload range out (one memcpy when fully
@@ -743,18 +799,16 @@ class Region:
         if self._mapper is not None:
             return read_span(self._mapper, self._descriptor.offset + offset,
                              length)
-        window = self._live_window()
-        start = self._start + offset
-        return bytes(window[start:start + length])
+        payload = self._live_payload()
+        return bytes(payload[offset:offset + length])
 
-    def _copy_in(self, offset: int, raw: memoryview) -> None:
+    def _copy_in(self, offset: int, raw: View) -> None:
         """Copy ``raw`` (format ``B``) into a checked payload range."""
         if self._mapper is not None:
             write_span(self._mapper, self._descriptor.offset + offset, raw)
             return
-        window = self._live_window()
-        start = self._start + offset
-        window[start:start + len(raw)] = raw
+        payload = self._live_payload()
+        payload[offset:offset + len(raw)] = raw
 
     @contextlib.contextmanager
     def _seq_cell(self) -> Iterator[SeqCell]:
@@ -769,9 +823,9 @@ class Region:
                 with SeqCell(window.view[at:at + 4]) as cell:
                     yield cell
             return
-        window = self._live_window()
-        at += header_at - self._map_offset
-        with SeqCell(window[at:at + 4]) as cell:
+        view = self._segment_view()
+        at += header_at
+        with SeqCell(view[at:at + 4]) as cell:
             yield cell
 
     def _timeout(self, timeout_s: Any) -> float:
@@ -784,19 +838,16 @@ class Region:
             ) from None
 
     def _lock_fd(self) -> int:
+        """The segment's descriptor, which carries the OFD locks."""
         self._require_open()
-        if self._fd is None:             # closed by a concurrent close()
-            raise RegionUsageError(
-                f"{self._descriptor.label()}: the region is closed",
-                remediation="attach the descriptor again")
-        return self._fd
+        return self._segment.fd(self._descriptor)
 
     def _fcntl(self, call: Callable[[], Any]) -> Any:
         """Run an OFD lock call, typing its failures."""
         try:
             return call()
         except sync.Unsupported as exc:
-            raise ShmError(
+            raise PlatformError(
                 f"{self._descriptor.label()}: cannot lock the region: {exc}",
                 remediation="run on Linux with Python 3.9+ (64-bit); see "
                             "docs/SYNC.md") from None
@@ -814,97 +865,119 @@ class Region:
                         f"{remediation}",
             timeout_s=timeout_s, lock_file_offset=self.lock_file_offset)
 
+    def _claim(self, writing: bool, backoff: sync.Backoff,
+               timeout_s: float) -> bool:
+        """Claim the lock byte in the segment's table (other regions and
+        threads of this process); see :meth:`ByteLocks.claim`."""
+        try:
+            return self._segment.locks.claim(
+                self.lock_file_offset, self._token, writing,
+                backoff.deadline)
+        except LockBusy as busy:
+            raise self._lock_timeout(timeout_s, busy.holder) from None
+
+    def _unclaim(self, unlock: bool) -> None:
+        """Count the claim down; at zero release the OFD lock first when
+        ``unlock`` (it was taken)."""
+        at = self.lock_file_offset
+
+        def release_kernel_lock() -> None:
+            fd = self._segment.existing_fd()
+            if unlock and fd is not None:
+                self._unlock(fd, at)
+
+        self._segment.locks.unclaim(at, self._token, release_kernel_lock)
+
+    def _unlock(self, fd: int, at: int) -> None:
+        """Release this description's OFD lock on byte ``at``."""
+        self._fcntl(lambda: sync.unlock(fd, at))
+
     def _acquire_write_lock(self, timeout_s: Any) -> None:
-        """Take the write lock (reentrant for the holding thread)."""
+        """Take the write lock (reentrant for the holding thread): the
+        lock byte in the segment's table, then the OFD lock."""
         self._require_open()
         self._require_writable("the write lock needs read_write access")
         timeout = self._timeout(timeout_s)
         backoff = sync.Backoff(timeout)
-        if not self._lock_guard.acquire(
-                timeout=min(timeout, threading.TIMEOUT_MAX)):
-            raise self._lock_timeout(
-                timeout, "another thread of this process (through the same "
-                         "Region)")
+        if not self._claim(True, backoff, timeout):
+            return                       # re-entered by the holding thread
         try:
-            if self._lock_depth == 0:
-                fd, at = self._lock_fd(), self.lock_file_offset
-                if not self._fcntl(lambda: sync.lock_with_backoff(
-                        fd, at, True, backoff)):
-                    raise self._lock_timeout(
-                        timeout, "another process, or another attach of the "
-                                 "region,")
-            self._lock_depth += 1
-            self._lock_owner = threading.get_ident()
+            fd, at = self._lock_fd(), self.lock_file_offset
+            if not self._fcntl(lambda: sync.lock_with_backoff(
+                    fd, at, True, backoff)):
+                raise self._lock_timeout(
+                    timeout, "another process (or another open of the "
+                             "segment file)")
         except BaseException:
-            self._lock_guard.release()
+            self._unclaim(unlock=False)
             raise
 
     def _release_write_lock(self) -> None:
-        try:
-            self._lock_depth -= 1
-            if self._lock_depth == 0:
-                self._lock_owner = None
-                fd = self._fd
-                if fd is not None:       # closing the fd already released it
-                    self._fcntl(lambda: sync.unlock(
-                        fd, self.lock_file_offset))
-        finally:
-            self._lock_guard.release()
+        self._unclaim(unlock=True)
 
     def _holds_write_lock(self) -> bool:
         """True when the calling thread holds this Region's write lock."""
-        return (self._lock_depth > 0
-                and self._lock_owner == threading.get_ident())
+        return self._segment.locks.holds(self.lock_file_offset, self._token)
 
     def _other_thread_writing(self) -> bool:
-        """True when another thread holds this Region's write lock (our own
-        open file description: F_OFD_GETLK would not report it)."""
-        return (self._lock_depth > 0
-                and self._lock_owner != threading.get_ident())
+        """True when another thread, or another region of this process,
+        holds the write lock (through the shared open file description,
+        which F_OFD_GETLK would not report)."""
+        return self._segment.locks.writer_other_than(self.lock_file_offset,
+                                                     self._token)
 
     def _lock_free_read(self, copy: Callable[[], bytes],
                         backoff: sync.Backoff) -> ReadResult:
-        fd, at = self._lock_fd(), self.lock_file_offset
+        at = self.lock_file_offset
 
         def writer_active() -> bool:
-            return (self._other_thread_writing()
-                    or self._fcntl(lambda: sync.write_locked_elsewhere(
-                        fd, at)))
+            if self._other_thread_writing():
+                return True
+            fd = self._lock_fd()
+            return bool(self._fcntl(
+                lambda: sync.write_locked_elsewhere(fd, at)))
 
         with self._seq_cell() as cell:
             return sync.seq_read(cell, copy, writer_active, backoff)
 
     def _locked_read(self, copy: Callable[[], bytes], backoff: sync.Backoff,
                      timeout_s: float) -> ReadResult:
-        """The fallback: hold F_RDLCK on the lock byte around the copy."""
-        if not self._lock_guard.acquire(
-                timeout=min(backoff.remaining_s(), threading.TIMEOUT_MAX)):
-            raise self._lock_timeout(
-                timeout_s, "another thread of this process (through the same "
-                           "Region)")
+        """The fallback: hold F_RDLCK on the lock byte around the copy
+        (claimed in the segment's table first, since the description is
+        shared)."""
+        self._claim(False, backoff, timeout_s)
+        locked = False
         try:
             fd, at = self._lock_fd(), self.lock_file_offset
             if not self._fcntl(lambda: sync.lock_with_backoff(
                     fd, at, False, backoff)):
                 raise self._lock_timeout(timeout_s, "a writer")
-            try:
-                with self._seq_cell() as cell:
-                    return sync.locked_read(cell, copy)
-            finally:
-                self._fcntl(lambda: sync.unlock(fd, at))
+            locked = True
+            with self._seq_cell() as cell:
+                return sync.locked_read(cell, copy)
         finally:
-            self._lock_guard.release()
+            self._unclaim(unlock=locked)
 
-    def _live_window(self) -> memoryview:
+    def _live_payload(self) -> View:
+        """The payload slice of the segment mapping (not exported)."""
         self._require_open()
-        if self._window is None:
+        payload = self._payload
+        if payload is None:
             raise RegionUsageError(
                 f"{self._descriptor.label()}: the region is closed",
                 remediation="attach the descriptor again")
-        return self._window
+        return payload
 
-    def _full_window(self, what: str) -> memoryview:
-        """The whole mapping, or AddressSpaceError when windowed."""
+    def _segment_view(self) -> View:
+        """The whole segment mapping (for the region header)."""
+        self._live_payload()
+        view = self._segment.view
+        assert view is not None          # mapped while a region views it
+        return view
+
+    def _full_view(self, what: str) -> pickle.PickleBuffer:
+        """The exporter of the payload views, or AddressSpaceError when
+        windowed."""
         self._require_open()
         if self._mapper is not None:
             raise AddressSpaceError(
@@ -919,10 +992,15 @@ class Region:
                 space="address", requested_bytes=self.size,
                 window_bytes=self._mapper.window_bytes,
                 rlimit_as_bytes=address_space_limit_bytes())
-        return self._live_window()
+        exporter = self._exporter
+        if exporter is None:
+            raise RegionUsageError(
+                f"{self._descriptor.label()}: the region is closed",
+                remediation="attach the descriptor again")
+        return exporter
 
     def _full_windows(self, limit: Optional[int]
-                      ) -> Iterator[Tuple[int, memoryview]]:
+                      ) -> Iterator[Tuple[int, View]]:
         """Slices of the whole mapping, aligned like mapped windows."""
         base = self._descriptor.offset
         position = 0
@@ -930,19 +1008,20 @@ class Region:
             end = (self.size if limit is None else
                    min(self._geometry.floor(base + position) + limit - base,
                        self.size))
-            window = self._live_window()
-            view = window[self._start + position:self._start + end]
+            whole = memoryview(self._full_view("windows()"))
+            view = whole[position:end]
             try:
                 yield position, view
             finally:
-                try:
-                    view.release()
-                except BufferError:
-                    pass                 # still exported: close() says busy
+                for done in (view, whole):
+                    try:
+                        done.release()
+                    except BufferError:
+                        pass             # still exported: close() says busy
             position = end
 
     def _mapped_windows(self, limit: Optional[int]
-                        ) -> Iterator[Tuple[int, memoryview]]:
+                        ) -> Iterator[Tuple[int, View]]:
         """Map, yield and unmap one window after the other."""
         mapper = self._mapper
         assert mapper is not None
@@ -967,13 +1046,10 @@ class Region:
                 remediation="keep offset >= 0 and offset + length <= size")
 
     def _abandon(self) -> None:
-        """Drop our references; the mapping goes when its last view dies."""
-        if self._window is not None:
-            self._window.release()
-        self._window = None
-        self._mmap = None
-        self._closed = True
-        self._close_fd()
+        """Drop our references; the views keep the segment mapping alive
+        until the last of them dies (the cache forgets it now)."""
+        self._payload = self._exporter = None
+        self._give_back()
 
 
 def _checked_region_header(read: Callable[[], RegionHeader],
@@ -1001,39 +1077,3 @@ def _read_region_header(mapper: WindowMapper, desc: Descriptor
     with mapper.map(header_at, header_at + REGION_HEADER_BYTES) as window:
         return _checked_region_header(
             lambda: parse_region_header(window.view, 0), desc)
-
-
-def _open_segment(desc: Descriptor) -> int:
-    flags = os.O_RDONLY if desc.read_only else os.O_RDWR
-    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        return os.open(desc.path, flags)
-    except OSError as exc:
-        raise _os_error(exc, desc, "open") from exc
-
-
-def _read_segment_header(fd: int, desc: Descriptor
-                         ) -> Tuple[SegmentHeader, MapGeometry]:
-    """fstat the file, learn its mapping geometry and read its segment
-    header with pread (offset 0 need not lie inside the mapped window;
-    hugetlbfs supports pread, though not pwrite)."""
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidRegionError(
-                f"{desc.label()}: path is not a regular file",
-                remediation="use the descriptor's path unchanged")
-        end = desc.offset + desc.size
-        if info.st_size < end:
-            raise InvalidRegionError(
-                f"{desc.label()}: region ends at byte {end} but the file has "
-                f"only {info.st_size} bytes",
-                remediation="the descriptor does not belong to this file; "
-                            "use it exactly as the manager returned it")
-        raw = os.pread(fd, SEGMENT_HEADER_BYTES, 0)
-        geometry = file_geometry(fd, info.st_size)
-    except OSError as exc:
-        raise _os_error(exc, desc, "read") from exc
-    header = parse_segment_header(raw)
-    check_segment_header(header, desc, info.st_size)
-    return header, geometry

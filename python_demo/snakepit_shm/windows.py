@@ -1,10 +1,11 @@
 """Windowed mapping: map only the part of a region that is needed.
 
-When the whole mapping of a region does not fit the process's address space
+When the whole mapping of a segment does not fit the process's address space
 (``mmap`` fails with ENOMEM, typically under a lowered ``RLIMIT_AS``), or
 the caller bounds its address use with ``attach(..., max_window_bytes=N)``,
-a :class:`~snakepit_shm.region.Region` keeps only the file descriptor and
-maps one *window* at a time: a span of the segment file that starts on a
+a :class:`~snakepit_shm.region.Region` holds no mapping and maps one
+*window* at a time from its segment's shared descriptor
+(:mod:`snakepit_shm.segments`): a span of the segment file that starts on a
 multiple of the file's granule and is at most the window size long. The
 granule is ``mmap.ALLOCATIONGRANULARITY`` on tmpfs and the huge page size
 on hugetlbfs (see :mod:`snakepit_shm.geometry`, which also rounds mapping
@@ -141,7 +142,8 @@ class WindowMapper:
     """Maps windows of one open segment file, shrinking them on ENOMEM.
 
     Attributes:
-        fd: the open segment file (owned by the Region, closed by it).
+        fd: the open segment file (owned by the segment's cache entry,
+            closed with it).
         window_bytes: the current largest window, a multiple of the granule;
             lowered for good when a window of that size fails with ENOMEM.
         geometry: the file's granule and mapping rules.

@@ -1,6 +1,8 @@
 """Line-protocol worker for the Elixir demo.
 
-Run as ``PYTHONPATH=python_demo python3 -u -m snakepit_shm.worker``.
+Run as ``PYTHONPATH=python_demo python3 -u -m snakepit_shm.worker``
+(process worker profile: one request at a time) or with ``--threads N``
+(thread worker profile, below).
 
 Each request is one line of JSON on stdin; each response is one line on
 stdout, either ``ok key=value key=value ...`` or ``error <code> <message>``
@@ -47,29 +49,56 @@ freed sees (zeros for zeroed regions).
 
 Regions whose payload does not fit the worker's address space are served in
 windowed mode (see :mod:`snakepit_shm.windows`); the fallback is logged as a
-warning on stderr. ``hold`` of such a region keeps only its file descriptor.
+warning on stderr. ``hold`` of such a region keeps no mapping, only its
+segment's descriptor open.
+
+Every region is a view of its segment's one mapping in this process
+(:mod:`snakepit_shm.segments`): regions attached at the same time (a
+``scale`` input and output, held regions, concurrent requests) share it;
+the mapping is closed when the last of them closes.
+
+**Thread worker profile.** ``python -m snakepit_shm.worker --threads N``
+(N >= 1) runs N threads serving requests concurrently; they share the
+process's one segment cache, so a segment is mapped once for all of them.
+Every request carries ``"req": <non-negative integer>`` and its reply line
+is prefixed by that integer and a space; replies come in any order::
+
+    {"req":17,"op":"sha256","region":DESC}  17 ok sha256=<hex> size=<n>
+    {"req":18,"op":"ping"}                  18 ok threads=<N> pid=<os pid>
+    {"op":"ping"}                           - error invalid_request missing req
+
+A line without a usable ``req`` (missing, not a non-negative integer, not
+JSON) is answered ``- error invalid_request ...``. Every op above works the
+same; held regions are shared by all threads. ``exit`` stops reading,
+waits for the requests already read to be answered, then replies
+``<req> ok exit=0`` and ends with status 0; so does EOF (without a reply).
+The ``req`` ids are echoed, not checked for uniqueness. Without
+``--threads`` the protocol is unchanged.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
 import os
+import queue
 import sys
-from typing import Any, BinaryIO, Callable, Dict, List, Mapping, TextIO
+import threading
+from typing import (Any, BinaryIO, Callable, Dict, List, Mapping, Optional,
+                    Sequence, TextIO, Tuple)
 
 from . import ops, sync_ops
-from .errors import ShmError
+from .errors import InvalidRequestError, ShmError
 from .region import Region, attach
 
 Reply = Dict[str, Any]
 
 
-class ProtocolError(ShmError):
-    """A request that is not valid for the line protocol."""
-
-    default_code = "invalid_request"
+class ProtocolError(InvalidRequestError):
+    """A request that is not valid for the line protocol
+    (``invalid_request``)."""
 
 
 class ExitRequested(Exception):
@@ -77,10 +106,18 @@ class ExitRequested(Exception):
 
 
 class Worker:
-    """Serves requests; holds the regions of ``hold`` requests."""
+    """Serves requests; holds the regions of ``hold`` requests.
 
-    def __init__(self) -> None:
+    Thread-safe: in the thread profile one Worker serves every thread
+    (the held regions are guarded by a lock).
+    """
+
+    def __init__(self, threads: Optional[int] = None) -> None:
+        """``threads``: the thread profile's thread count (``ping``
+        reports it); None for the process profile."""
+        self.threads = threads
         self.held: List[Region] = []
+        self._held_lock = threading.RLock()
         self._handlers: Dict[str, Callable[[Mapping[str, Any]], Reply]] = {
             "ping": self._ping,
             "sha256": self._sha256,
@@ -97,9 +134,24 @@ class Worker:
         }
 
     def handle_line(self, line: str) -> str:
-        """Answer one request line with one response line (no newline)."""
+        """Answer one request line with one response line (no newline).
+
+        Raises:
+            ExitRequested: the request was ``exit``.
+        """
         try:
             request = _decode(line)
+        except ShmError as exc:
+            return format_error(exc.code, exc.message)
+        return self.handle_request(request)
+
+    def handle_request(self, request: Mapping[str, Any]) -> str:
+        """Answer one decoded request with one response line.
+
+        Raises:
+            ExitRequested: the request was ``exit``.
+        """
+        try:
             op = request.get("op")
             handler = self._handlers.get(op) if isinstance(op, str) else None
             if handler is None:
@@ -119,15 +171,18 @@ class Worker:
 
     def close_held(self) -> int:
         """Close every held region; returns how many were closed."""
-        count = len(self.held)
-        while self.held:
-            self.held.pop().close()
-        return count
+        with self._held_lock:
+            count = len(self.held)
+            while self.held:
+                self.held.pop().close()
+            return count
 
     # --- ops --------------------------------------------------------------
 
     def _ping(self, request: Mapping[str, Any]) -> Reply:
-        return {"pid": os.getpid()}
+        if self.threads is None:
+            return {"pid": os.getpid()}
+        return {"threads": self.threads, "pid": os.getpid()}
 
     def _sha256(self, request: Mapping[str, Any]) -> Reply:
         with attach(_field(request, "region", dict)) as region:
@@ -154,21 +209,23 @@ class Worker:
 
     def _hold(self, request: Mapping[str, Any]) -> Reply:
         region = attach(_field(request, "region", dict))
-        self.held.append(region)
-        return {"held": len(self.held), "size": region.size}
+        with self._held_lock:
+            self.held.append(region)
+            return {"held": len(self.held), "size": region.size}
 
     def _release_held(self, request: Mapping[str, Any]) -> Reply:
         return {"closed": self.close_held()}
 
     def _held_sha256(self, request: Mapping[str, Any]) -> Reply:
         index = _field(request, "index", int)
-        if not 0 <= index < len(self.held):
-            raise ProtocolError(
-                f"index {index} is out of range: {len(self.held)} region(s) "
-                "held; hold one first")
-        region = self.held[index]
-        return {"sha256": ops.sha256_hex(region), "size": region.size,
-                "index": index}
+        with self._held_lock:                # release_held waits for it
+            if not 0 <= index < len(self.held):
+                raise ProtocolError(
+                    f"index {index} is out of range: {len(self.held)} "
+                    "region(s) held; hold one first")
+            region = self.held[index]
+            return {"sha256": ops.sha256_hex(region), "size": region.size,
+                    "index": index}
 
     def _write_consistent(self, request: Mapping[str, Any]) -> Reply:
         offset = _optional(request, "offset", int, 0)
@@ -261,7 +318,7 @@ def _optional(request: Mapping[str, Any], key: str, kind: Any,
 
 def _timeout_s(request: Mapping[str, Any]) -> float:
     """The optional ``timeout_ms`` field (default 5000) in seconds."""
-    timeout_ms = _optional(request, "timeout_ms", int, 5000)
+    timeout_ms: int = _optional(request, "timeout_ms", int, 5000)
     if timeout_ms < 0:
         raise ProtocolError(f"timeout_ms must be >= 0, got {timeout_ms}")
     return timeout_ms / 1000
@@ -269,7 +326,7 @@ def _timeout_s(request: Mapping[str, Any]) -> float:
 
 def serve(stdin: BinaryIO, stdout: TextIO) -> int:
     """Serve requests from binary ``stdin`` until EOF or exit; returns the
-    exit status (always 0)."""
+    exit status (always 0). The process profile: one request at a time."""
     worker = Worker()
     try:
         for raw in stdin:
@@ -285,22 +342,160 @@ def serve(stdin: BinaryIO, stdout: TextIO) -> int:
         worker.close_held()
 
 
+NO_REQ = "-"
+"""Prefix of a thread-profile reply to a line without a usable ``req``."""
+
+
+class _LineWriter:
+    """Writes whole reply lines from many threads; remembers a reader that
+    went away instead of failing every thread."""
+
+    def __init__(self, stdout: TextIO) -> None:
+        self._stdout = stdout
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            if self.broken:
+                return
+            try:
+                _write(self._stdout, line)
+            except BrokenPipeError:
+                self.broken = True
+
+
+Tagged = Tuple[int, Mapping[str, Any]]
+
+
+def tagged_request(line: str) -> Tagged:
+    """The ``req`` id and the request of a thread-profile line.
+
+    Raises:
+        ProtocolError: not a JSON object, or ``req`` missing or not a
+            non-negative integer.
+    """
+    request = _decode(line)
+    if "req" not in request:
+        raise ProtocolError("missing req")
+    req = request["req"]
+    if isinstance(req, bool) or not isinstance(req, int) or req < 0:
+        raise ProtocolError(f"req must be a non-negative integer, got "
+                            f"{json.dumps(req)}")
+    return req, request
+
+
+def serve_threads(stdin: BinaryIO, stdout: TextIO, threads: int) -> int:
+    """Serve the thread profile: ``threads`` threads answer requests
+    concurrently, each reply prefixed by its request's ``req``; one Worker
+    and one segment cache for all. Returns 0 at EOF or after ``exit``
+    (once the requests read before it are answered).
+
+    Raises:
+        BrokenPipeError: the reader of stdout went away (``run`` ends the
+            process with status 0).
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or \
+            threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    worker = Worker(threads=threads)
+    out = _LineWriter(stdout)
+    requests: "queue.Queue[Optional[Tagged]]" = queue.Queue()
+    pool = [threading.Thread(target=_serve_queue, args=(worker, requests, out),
+                             name=f"snakepit_shm-worker-{index}", daemon=True)
+            for index in range(threads)]
+    for thread in pool:
+        thread.start()
+    exit_req: Optional[int] = None
+    for raw in stdin:
+        try:
+            req, request = tagged_request(raw.decode("utf-8",
+                                                     errors="replace"))
+        except ShmError as exc:
+            out.write(f"{NO_REQ} {format_error(exc.code, exc.message)}")
+            continue
+        if request.get("op") == "exit":
+            exit_req = req
+            break
+        requests.put((req, request))
+    for _ in pool:
+        requests.put(None)               # after every request read so far
+    for thread in pool:
+        thread.join()
+    worker.close_held()
+    if exit_req is not None:
+        out.write(f"{exit_req} ok exit=0")
+    if out.broken:
+        raise BrokenPipeError("the reader of the worker's stdout went away")
+    return 0
+
+
+def _serve_queue(worker: Worker, requests: "queue.Queue[Optional[Tagged]]",
+                 out: _LineWriter) -> None:
+    """One thread of the thread profile: answer requests until None."""
+    while True:
+        item = requests.get()
+        if item is None:
+            return
+        req, request = item
+        try:
+            reply = worker.handle_request(request)
+        except ExitRequested:            # pragma: no cover - main takes exit
+            reply = format_error("invalid_request", "exit is handled by "
+                                 "the main thread")
+        out.write(f"{req} {reply}")
+
+
 def _write(stdout: TextIO, line: str) -> None:
     stdout.write(line + "\n")
     stdout.flush()
 
 
-def main() -> int:
+def _thread_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"--threads needs an integer >= 1, got {text!r}")
+    return value
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The worker's command line: ``[--threads N]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m snakepit_shm.worker",
+        description="snakepit-shm line-protocol worker (JSON requests on "
+                    "stdin, one reply line each on stdout)")
+    parser.add_argument(
+        "--threads", type=_thread_count, default=None, metavar="N",
+        help="thread worker profile: N threads sharing one segment cache; "
+             "requests carry \"req\" and replies are prefixed by it")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point: protocol on the real stdout, stray prints to stderr."""
-    return run(serve)
+    args = parse_args(argv)
+    if args.threads is None:
+        return run(serve)
+    threads: int = args.threads
+
+    def serve_n(stdin: BinaryIO, stdout: TextIO) -> int:
+        return serve_threads(stdin, stdout, threads)
+
+    return run(serve_n)
 
 
-def run(serve_fn: Callable[[BinaryIO, TextIO], int], name: str = "snakepit_shm.worker") -> int:
+def run(serve_fn: Callable[[BinaryIO, TextIO], int],
+        name: str = "snakepit_shm.worker") -> int:
     """Runs ``serve_fn(stdin, protocol_out)`` as a worker process does.
 
-    The protocol goes to the real stdout; stray prints and logs go to stderr; a reader
-    that went away (BrokenPipeError) or Ctrl-C end the worker with status 0. Workers that
-    extend the protocol (tests, soaks) reuse this entry point with their own serve.
+    The protocol goes to the real stdout; stray prints and logs go to
+    stderr; a reader that went away (BrokenPipeError) or Ctrl-C end the
+    worker with status 0. Workers that extend the protocol (tests, soaks)
+    reuse this entry point with their own serve.
     """
     protocol_out = sys.stdout
     sys.stdout = sys.stderr

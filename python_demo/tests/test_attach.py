@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 import sys
 from typing import Any, Dict, List
@@ -123,23 +122,25 @@ def test_read_and_write_helpers_check_bounds(shm_dir: str) -> None:
 @pytest.mark.parametrize("payload_offset", [
     4096,                        # header at 4032, inside the first page
     4096 + 64,                   # header exactly at a page start
-    5 * 65536 + 640,             # far into the file: offset 0 not mapped
+    5 * 65536 + 640,             # far into the file
 ])
-def test_far_offsets_map_only_the_needed_window(
+def test_regions_view_the_whole_segment_mapping(
         shm_dir: str, payload_offset: int) -> None:
-    granularity = mmap.ALLOCATIONGRANULARITY
-    expected_map_offset = (payload_offset - 64) // granularity * granularity
     [desc] = write_segment(shm_dir, [RegionSpec(
         size=1000, region_id=77, generation=1, offset=payload_offset)])
+    file_bytes = os.path.getsize(desc["path"])
     with attach(desc) as region:
-        assert region.map_offset_bytes == expected_map_offset
-        assert region.map_length_bytes == payload_offset + 1000 - \
-            expected_map_offset
+        assert region.map_offset_bytes == 0
+        assert region.map_length_bytes == file_bytes
         assert region.segment_header.magic_ok
         assert region.read(0, 1000) == pattern(77, 1000)
         array = region.numpy()
         assert array.ctypes.data % 64 == 0
         del array
+        with open("/proc/self/maps") as maps:
+            spans = [line.split() for line in maps
+                     if line.rstrip().endswith(desc["path"])]
+        assert len(spans) == 1 and int(spans[0][2], 16) == 0
 
 
 @requires_numpy

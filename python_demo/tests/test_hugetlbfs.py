@@ -75,8 +75,11 @@ def test_tmpfs_keeps_the_page_granule(shm_dir: str) -> None:
                        segment_bytes=8192 + 1024)
     with attach(desc) as region:
         assert region.granule_bytes == mmap.ALLOCATIONGRANULARITY
-        assert region.map_offset_bytes == 4096
-        assert region.map_length_bytes == 320 + 1000   # exact, not rounded
+        assert region.map_offset_bytes == 0            # the whole segment
+        assert region.map_length_bytes == 8192 + 1024  # exact, not rounded
+        pages = -(-(8192 + 1024) // mmap.PAGESIZE) * mmap.PAGESIZE
+        assert mapped_spans(desc["path"]) == [(0, pages)]
+    assert mapped_spans(desc["path"]) == []
     fd = os.open(desc["path"], os.O_RDONLY)
     try:
         geometry = file_geometry(fd, os.fstat(fd).st_size)
@@ -138,12 +141,12 @@ def test_attach_maps_whole_huge_pages(hugetlbfs_dir: str,
     header_at = payload_offset - 64
     with attach(desc) as region:
         assert region.granule_bytes == HUGE
-        assert region.map_offset_bytes == header_at // HUGE * HUGE
-        assert region.map_length_bytes % HUGE == 0
-        assert region.map_offset_bytes + region.map_length_bytes >= \
-            payload_offset + size
+        assert header_at // HUGE * HUGE <= header_at    # in some huge page
+        assert region.map_offset_bytes == 0             # the whole segment,
+        assert region.map_length_bytes == SEGMENT_BYTES  # whole huge pages
+        assert region.map_length_bytes >= payload_offset + size
         [(offset, length)] = mapped_spans(path)
-        assert offset == region.map_offset_bytes and length % HUGE == 0
+        assert (offset, length) == (0, SEGMENT_BYTES)
         assert region.read(0, size) == pattern(0x51, size)
         assert region.segment_header.segment_bytes == SEGMENT_BYTES
         array = region.numpy("<f8")
@@ -305,8 +308,8 @@ def test_enomem_fallback_halves_in_huge_pages(hugetlbfs_dir: str) -> None:
     assert child["window_bytes"] % HUGE == 0
     warnings = [text for level, text in child["records"]
                 if level == "WARNING"]
-    assert any("mapping the whole region" in text and "huge page pool" in text
-               for text in warnings), warnings
+    assert any("mapping the whole segment" in text and
+               "huge page pool" in text for text in warnings), warnings
     assert any("retrying with windows" in text for text in warnings)
     assert read_mapped(desc["path"], desc["offset"] + 32 * MIB - 320 - 2, 5,
                        page_bytes=HUGE) == b"child"

@@ -261,7 +261,8 @@ def test_empty_payload_windowed(shm_dir: str) -> None:
 
 @pytest.mark.parametrize("use_numpy", [True, False])
 def test_ops_give_the_same_results_windowed(
-        shm_dir: str, use_numpy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        shm_dir: str, use_numpy: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     if use_numpy:
         pytest.importorskip("numpy")
     else:

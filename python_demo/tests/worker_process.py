@@ -8,7 +8,7 @@ import queue
 import subprocess
 import sys
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from conftest import subprocess_env
 
@@ -18,9 +18,11 @@ REPLY_TIMEOUT_S = 20
 class WorkerProcess:
     """A worker child with a reader thread, so every read has a timeout."""
 
-    def __init__(self, **env: str) -> None:
+    def __init__(self, args: Sequence[str] = (), **env: str) -> None:
+        """Start the worker; ``args`` go to its command line (e.g.
+        ``["--threads", "4"]``), ``env`` to its environment."""
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "snakepit_shm.worker"],
+            [sys.executable, "-u", "-m", "snakepit_shm.worker", *args],
             env=subprocess_env(**env), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: "queue.Queue[Optional[str]]" = queue.Queue()
@@ -45,6 +47,22 @@ class WorkerProcess:
     def send(self, request: Dict[str, Any]) -> str:
         # compact, like the hand-written encoder on the Elixir side
         return self.send_raw(json.dumps(request, separators=(",", ":")))
+
+    def post(self, request: Dict[str, Any]) -> None:
+        """Write a request without waiting for its reply (thread
+        profile: replies come in any order; read them with
+        :meth:`next_line`)."""
+        assert self.process.stdin is not None
+        line = json.dumps(request, separators=(",", ":"))
+        self.process.stdin.write(line.encode("utf-8") + b"\n")
+        self.process.stdin.flush()
+
+    def next_line(self) -> str:
+        """The next reply line (without its newline)."""
+        reply = self.lines.get(timeout=REPLY_TIMEOUT_S)
+        assert reply is not None, "worker closed stdout"
+        assert reply.endswith("\n") and "\n" not in reply[:-1]
+        return reply[:-1]
 
     def close_stdin(self) -> None:
         assert self.process.stdin is not None

@@ -12,13 +12,15 @@ defmodule SnakepitShm.Call do
   Because the node sees the proxy as the caller, requests that name a holder must name
   it explicitly; `SnakepitShm` does that for `allocate`, `acquire`, `release` and `free`.
 
-  Failures to reach the node are mapped onto the contract's codes:
+  The node's error replies (`{:error, map}`) are turned into `SnakepitShm.Error`
+  structs here, the map's other keys going to `details`; failures to reach the node
+  are mapped onto the contract's codes:
 
     * `:timeout` — no reply within `timeout_ms` (the request may still have been
       carried out by the node);
-    * `:not_found` with `reason: :nodedown` — the node is not reachable (not running,
+    * `:not_found` with `details.reason: :nodedown` — the node is not reachable (not running,
       wrong cookie, or the connection dropped). `:not_found` is the contract code that
-      fits "the thing you addressed does not exist"; the `reason` key tells it apart
+      fits "the thing you addressed does not exist"; `details.reason` tells it apart
       from a region that is not found;
     * `:platform_error` — any other exit of `GenServer.call`.
   """
@@ -36,8 +38,9 @@ defmodule SnakepitShm.Call do
   @doc """
   Sends `request` to `server` and waits at most `timeout_ms` for the reply.
 
-  Returns the node's reply unchanged (`:ok`, `{:ok, term}` or `{:error, map}`), or an
-  `{:error, map}` built here when the node could not be reached in time.
+  Returns the node's reply (`:ok`, `{:ok, term}`, or `{:error, %SnakepitShm.Error{}}`
+  made from the node's error map), or an `{:error, %SnakepitShm.Error{}}` built here
+  when the node could not be reached in time.
   """
   @spec call(server(), term(), timeout_ms()) :: term()
   def call(server, request, timeout_ms)
@@ -101,7 +104,9 @@ defmodule SnakepitShm.Call do
     end
   end
 
+  # The one place where the node's error maps become `SnakepitShm.Error` structs.
   @spec to_reply({:reply, term()} | {:exit, term()}, {atom(), node()}) :: term()
+  defp to_reply({:reply, {:error, error}}, _destination), do: {:error, Error.from_map(error)}
   defp to_reply({:reply, reply}, _destination), do: reply
   defp to_reply({:exit, reason}, destination), do: exit_error(unwrap(reason), destination)
 
@@ -127,7 +132,7 @@ defmodule SnakepitShm.Call do
 
   @doc """
   The error returned when the node cannot be reached: code `:not_found`,
-  `reason: :nodedown`.
+  `details: %{reason: :nodedown, node: node}`.
   """
   @spec unreachable(atom(), node()) :: {:error, Error.t()}
   def unreachable(name, node) do

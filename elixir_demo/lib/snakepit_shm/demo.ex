@@ -2,7 +2,8 @@ defmodule SnakepitShm.Demo do
   @moduledoc """
   The story told by `mix snakepit_shm.demo`: this BEAM starts the snakepit-shm node and
   two Python workers, they share memory by descriptor, holders crash and their regions
-  go away, and at the end nothing is left in the shm dir.
+  go away, a Snakepit-style session runs work on pools of both worker profiles and its
+  end frees its regions, and at the end nothing is left in the shm dir.
 
   `run/1` always stops what it started (workers, node, distribution), also when a step
   fails or raises, and returns `:ok` or `{:error, message}`.
@@ -108,7 +109,8 @@ defmodule SnakepitShm.Demo do
           pairs: Keyword.get(opts, :pairs, @default_pairs),
           workers: workers,
           worker_pids: worker_pids,
-          grace_ms: config.grace_ms
+          grace_ms: config.grace_ms,
+          worker_log: logs.workers
         })
       end)
     end
@@ -171,12 +173,12 @@ defmodule SnakepitShm.Demo do
     end
   end
 
-  # (g) -------------------------------------------------------------------------------
+  # (k) -------------------------------------------------------------------------------
 
   @spec finish(NodeProcess.t(), Path.t(), {:ok, term()} | {:error, String.t()}) ::
           :ok | {:error, String.t()}
   defp finish(node_process, shm_dir, result) do
-    Say.step("g", "Stopping everything")
+    Say.step("k", "Stopping everything")
     line("Python workers stopped (their ports are closed)")
     {stopped, stop_us} = timed(fn -> NodeProcess.stop(node_process) end)
     node_name = Atom.to_string(node_process.node)

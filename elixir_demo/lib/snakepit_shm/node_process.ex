@@ -74,7 +74,14 @@ defmodule SnakepitShm.NodeProcess do
       `../java_node/bin/snakepit-shm` relative to this mix project;
     * `:stderr_path` — append the node's stderr to this file (default: inherited);
     * `:echo` — print the node's stdout lines after `ready` (default `false`);
-    * `:ready_timeout_ms` — how long to wait for the `ready` line (default 30000).
+    * `:ready_timeout_ms` — how long to wait for the `ready` line (default 30000);
+    * `:controller` — the process whose exit closes the Port (default: the caller of
+      `start/1`); `SnakepitShm.Manager` starts the node from a helper process and names
+      itself here;
+    * `:notify` — a pid that is sent `{:snakepit_shm_node_exited, owner, %{node: node,
+      os_pid: n, status: exit_status}}` when the node exits on its own (it crashed, was
+      killed, or stopped by a signal), `owner` being the `:owner` of the map `start/1`
+      returned; not sent after `stop/2`. Default: none.
   """
   @type start_opts :: [
           name: String.t() | atom(),
@@ -87,7 +94,9 @@ defmodule SnakepitShm.NodeProcess do
           launcher: Path.t(),
           stderr_path: Path.t(),
           echo: boolean(),
-          ready_timeout_ms: pos_integer()
+          ready_timeout_ms: pos_integer(),
+          controller: pid(),
+          notify: pid() | nil
         ]
 
   @default_ready_timeout_ms 30_000
@@ -153,6 +162,20 @@ defmodule SnakepitShm.NodeProcess do
       {:DOWN, ^monitor_ref, :process, ^owner, _reason} ->
         # The owner was gone already (its Port closed with it): make sure of the node.
         end_os_process(os_pid, timeout_ms)
+    end
+  end
+
+  @doc """
+  Checks `opts` (merged over the application environment, as `start/1` does) without
+  starting anything: the `:config` entries and the launcher. Returns `:ok` or the error
+  `start/1` would return for them.
+  """
+  @spec check_opts(start_opts()) :: :ok | {:error, Error.t()}
+  def check_opts(opts \\ []) do
+    opts = effective_opts(opts)
+
+    with :ok <- check_config(opts[:config]) do
+      check_launcher(launcher(opts))
     end
   end
 
@@ -321,7 +344,7 @@ defmodule SnakepitShm.NodeProcess do
 
   @spec owner_start(pid(), reference(), Path.t(), atom(), keyword(), pos_integer()) :: :ok
   defp owner_start(caller, tag, launcher, cookie, opts, ready_timeout_ms) do
-    caller_ref = Process.monitor(caller)
+    caller_ref = Process.monitor(Keyword.get(opts, :controller) || caller)
 
     case write_cookie_file(cookie) do
       {:ok, cookie_file} ->
@@ -335,7 +358,7 @@ defmodule SnakepitShm.NodeProcess do
         case result do
           {:ok, info} ->
             send(caller, {tag, {:ok, info}})
-            owner_loop(info, caller_ref, Keyword.get(opts, :echo, false))
+            owner_loop(info, caller_ref, Keyword.get(opts, :echo, false), opts[:notify])
 
           {:error, _} = error ->
             send(caller, {tag, error})
@@ -435,15 +458,24 @@ defmodule SnakepitShm.NodeProcess do
     end
   end
 
-  @spec owner_loop(t(), reference(), boolean()) :: :ok
-  defp owner_loop(%{port: port, os_pid: os_pid} = info, caller_ref, echo?) do
+  @spec owner_loop(t(), reference(), boolean(), pid() | nil) :: :ok
+  defp owner_loop(%{port: port, os_pid: os_pid} = info, caller_ref, echo?, notify) do
     receive do
       {^port, {:data, {_eol, line}}} ->
         if echo?, do: IO.puts(:stderr, "[snakepit-shm node] " <> line)
-        owner_loop(info, caller_ref, echo?)
+        owner_loop(info, caller_ref, echo?, notify)
 
       {^port, {:exit_status, status}} ->
         if echo?, do: IO.puts(:stderr, "[snakepit-shm node] exited with status #{status}")
+
+        if is_pid(notify) do
+          send(
+            notify,
+            {:snakepit_shm_node_exited, self(),
+             %{node: info.node, os_pid: os_pid, status: status}}
+          )
+        end
+
         owner_exited()
 
       {:stop, from, reply_ref, timeout_ms} ->

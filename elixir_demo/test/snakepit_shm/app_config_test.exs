@@ -88,7 +88,7 @@ defmodule SnakepitShm.AppConfigTest do
   test "a bad :config entry is refused before anything starts" do
     Application.put_env(:snakepit, :shared_memory, config: %{grace_ms: 1.5})
 
-    assert {:error, %{code: :invalid_request, key: :grace_ms, message: message}} =
+    assert {:error, %{code: :invalid_request, details: %{key: :grace_ms}, message: message}} =
              NodeProcess.start(launcher: "/nonexistent/launcher")
 
     assert message =~ "1.5"

@@ -46,7 +46,7 @@ defmodule SnakepitShm.ErrorsTest do
     [_, host] = String.split(Atom.to_string(node()), "@")
     missing = :"snktest_missing_#{System.unique_integer([:positive])}@#{host}"
 
-    assert {:error, %{code: :not_found, reason: :nodedown, remediation: remediation}} =
+    assert {:error, %{code: :not_found, details: %{reason: :nodedown}, remediation: remediation}} =
              SnakepitShm.stats(missing)
 
     assert remediation =~ "snakepit-shm node"

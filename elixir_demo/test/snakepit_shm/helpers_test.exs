@@ -10,10 +10,15 @@ defmodule SnakepitShm.HelpersTest do
   doctest SnakepitShm.Demo.Floats
   doctest SnakepitShm.Demo.Say
 
-  test "Error.new/4 merges extra keys but never lets them replace the required ones" do
+  test "Error.new/4 puts extra keys in details, never over the required ones" do
     assert Error.new(:limit_exceeded, "too big", "ask less", %{limit: 10, code: :x}) ==
              {:error,
-              %{code: :limit_exceeded, message: "too big", remediation: "ask less", limit: 10}}
+              %Error{
+                code: :limit_exceeded,
+                message: "too big",
+                remediation: "ask less",
+                details: %{limit: 10}
+              }}
   end
 
   test "a server is a node or {name, node}" do

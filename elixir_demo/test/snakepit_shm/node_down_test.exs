@@ -56,7 +56,8 @@ defmodule SnakepitShm.NodeDownTest do
       for {name, call} <- client_calls(server, pooled) do
         {elapsed_ms, reply} = timed(call)
 
-        assert {:error, %{code: :not_found, reason: :nodedown, message: message}} = reply,
+        assert {:error, %{code: :not_found, details: %{reason: :nodedown}, message: message}} =
+                 reply,
                "#{name} while the node is down replied #{inspect(reply)}"
 
         assert is_binary(message)
@@ -76,7 +77,7 @@ defmodule SnakepitShm.NodeDownTest do
     {connect_ms, connect_reply} =
       timed(fn -> SnakepitShm.connect(server, cookie: opts[:cookie]) end)
 
-    assert {:error, %{code: :not_found, reason: :nodedown}} = connect_reply
+    assert {:error, %{code: :not_found, details: %{reason: :nodedown}}} = connect_reply
     assert connect_ms < @prompt_ms, "connect took #{connect_ms} ms to fail"
 
     # The same name and shm dir again; the next call connects by itself.

@@ -207,18 +207,20 @@ defmodule SnakepitShm.SecurityTest do
       TestNode.await_gone(region.id, freed_at)
       before = security_counts(server)
 
-      assert {:error, %{code: :not_found, reason: :freed, id: id}} =
+      assert {:error, %{code: :not_found, details: %{reason: :freed, id: id}}} =
                SnakepitShm.info(server, region.id)
 
       assert id == region.id
-      assert {:error, %{code: :not_found, reason: :freed}} = SnakepitShm.acquire(server, region)
 
-      assert {:error, %{code: :not_found, reason: :freed}} =
+      assert {:error, %{code: :not_found, details: %{reason: :freed}}} =
+               SnakepitShm.acquire(server, region)
+
+      assert {:error, %{code: :not_found, details: %{reason: :freed}}} =
                SnakepitShm.release(server, region.id)
 
       assert delta(before, security_counts(server)) == %{freed_id: 3}
 
-      assert {:error, %{code: :not_found, reason: :unknown}} =
+      assert {:error, %{code: :not_found, details: %{reason: :unknown}}} =
                SnakepitShm.info(server, "00000000ffffffff")
 
       assert delta(before, security_counts(server)) == %{freed_id: 3, unknown_id: 1}

@@ -230,20 +230,22 @@ defmodule SnakepitShm.TelemetryTest do
       refute_received {:event, [:snakepit, :shm, :ping, _], _, _}
     end
 
-    test "a call that raises emits :exception and raises on", %{server: server} do
-      assert_raise FunctionClauseError, fn -> SnakepitShm.call(server, :ping, -1) end
+    test "a call the client refuses (bad timeout) is a span with code :invalid_request",
+         %{server: server} do
+      assert {:error, %SnakepitShm.Error{code: :invalid_request}} =
+               SnakepitShm.call(server, :ping, -1)
 
       assert_received {:event, [:snakepit, :shm, :call, :start], _, _}
-      assert_received {:event, [:snakepit, :shm, :call, :exception], measurements, meta}
+      assert_received {:event, [:snakepit, :shm, :call, :stop], measurements, meta}
       assert %{duration: duration} = measurements
       assert is_integer(duration)
-      assert %{kind: :error, reason: :function_clause, stacktrace: [_ | _]} = meta
-      refute_received {:event, [:snakepit, :shm, :call, :stop], _, _}
+      assert %{result: :error, code: :invalid_request} = meta
+      refute_received {:event, [:snakepit, :shm, :call, :exception], _, _}
     end
 
     test "a node that cannot be reached is result :error, code :not_found" do
       server = :snktest_nobody_here@localhost
-      assert {:error, %{reason: :nodedown}} = SnakepitShm.ping(server)
+      assert {:error, %{details: %{reason: :nodedown}}} = SnakepitShm.ping(server)
 
       assert_received {:event, [:snakepit, :shm, :ping, :stop], _,
                        %{server: ^server, result: :error, code: :not_found}}

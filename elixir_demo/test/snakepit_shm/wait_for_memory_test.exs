@@ -20,7 +20,7 @@ defmodule SnakepitShm.WaitForMemoryTest do
        %{server: server, tenant: tenant} do
     {:ok, first} = SnakepitShm.allocate(server, 800_000, tenant: tenant)
 
-    assert {:error, %{code: :limit_exceeded, limit_name: :max_tenant_bytes}} =
+    assert {:error, %{code: :limit_exceeded, details: %{limit_name: :max_tenant_bytes}}} =
              SnakepitShm.allocate(server, 500_000, tenant: tenant)
 
     parent = self()
@@ -48,8 +48,11 @@ defmodule SnakepitShm.WaitForMemoryTest do
        %{server: server, tenant: tenant} do
     {:ok, _held} = SnakepitShm.allocate(server, 900_000, tenant: tenant)
 
-    assert {:error, %{code: :limit_exceeded, waited_ms: waited_ms, limit_name: :max_tenant_bytes}} =
-             SnakepitShm.allocate(server, 500_000, tenant: tenant, wait_ms: 400)
+    assert {:error,
+            %{
+              code: :limit_exceeded,
+              details: %{waited_ms: waited_ms, limit_name: :max_tenant_bytes}
+            }} = SnakepitShm.allocate(server, 500_000, tenant: tenant, wait_ms: 400)
 
     assert waited_ms >= 400
   end
@@ -57,7 +60,7 @@ defmodule SnakepitShm.WaitForMemoryTest do
   test "a request that can never fit does not wait", %{server: server, tenant: tenant} do
     {:ok, %{max_region_bytes: max}} = SnakepitShm.config(server)
 
-    assert {:error, %{code: :limit_exceeded, limit_name: :max_region_bytes}} =
+    assert {:error, %{code: :limit_exceeded, details: %{limit_name: :max_region_bytes}}} =
              SnakepitShm.allocate(server, max + 1,
                tenant: tenant,
                wait_ms: 5_000,

@@ -18,7 +18,15 @@ defmodule Mix.Tasks.SnakepitShm.Demo do
     * (d) `--pairs` (default 1000) allocate + release round trips: p50 / p99;
     * (e) a holder process is killed: the region goes after the grace period;
     * (f) a Python worker holding a region by OS pid is killed -9: the region goes;
-    * (g) everything stops, and no segment of the node is left in the shm dir.
+    * (g) a session is created through `SnakepitShm.Snakepit.SessionStore` (Snakepit's
+      session store API) and an input region allocated in it;
+    * (h) a `:process` pool (2 Python processes) runs 2 `scale` requests at once with
+      `SnakepitShm.Snakepit.Pool.execute_in_session/4`, numpy writing into outputs the
+      pool allocated in the session; Elixir reads them back through shared memory;
+    * (i) a `:thread` pool (1 Python process, 4 threads) does the same with 4 requests;
+    * (j) ending the session frees all its regions: none left on the node, their
+      segment files reclaimed;
+    * (k) everything stops, and no segment of the node is left in the shm dir.
 
   Options:
 

@@ -1,8 +1,10 @@
 defmodule SnakepitShm.Demo.Story do
   @moduledoc """
   Steps (a)–(f) of `mix snakepit_shm.demo`, each printing what it does and checking
-  what it claims. Every step takes the demo context and returns `{:ok, context}` or
-  `{:error, message}`; step (g), stopping everything, is in `SnakepitShm.Demo`.
+  what it claims, then steps (g)–(j) (`SnakepitShm.Demo.Sessions`: a session, pools of
+  both worker profiles, the session's end). Every step takes the demo context and
+  returns `{:ok, context}` or `{:error, message}`; step (k), stopping everything, is in
+  `SnakepitShm.Demo`.
   """
 
   alias SnakepitShm.{Latency, PythonWorker}
@@ -22,10 +24,11 @@ defmodule SnakepitShm.Demo.Story do
           required(:workers) => [PythonWorker.t()],
           required(:worker_pids) => [pos_integer()],
           required(:grace_ms) => non_neg_integer(),
+          optional(:worker_log) => Path.t(),
           optional(atom()) => term()
         }
 
-  @doc "Runs steps (a) to (f) in order; stops at the first failure."
+  @doc "Runs steps (a) to (j) in order; stops at the first failure."
   @spec run(context()) :: {:ok, context()} | {:error, String.t()}
   def run(context) do
     [
@@ -35,6 +38,7 @@ defmodule SnakepitShm.Demo.Story do
       &round_trip_latency/1,
       &holder_crash/1,
       &os_pid_holder_crash/1,
+      &SnakepitShm.Demo.Sessions.run/1,
       &release_data_regions/1
     ]
     |> Enum.reduce_while({:ok, context}, fn step, {:ok, context} ->
@@ -346,7 +350,7 @@ defmodule SnakepitShm.Demo.Story do
     now_ms = System.monotonic_time(:millisecond)
 
     case reply do
-      {:error, %{code: :not_found, reason: :nodedown}} = error ->
+      {:error, %{code: :not_found, details: %{reason: :nodedown}}} = error ->
         expect(error, "info of region #{id}")
 
       {:error, %{code: :not_found}} ->

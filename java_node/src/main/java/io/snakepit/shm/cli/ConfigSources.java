@@ -27,7 +27,8 @@ import java.util.Map;
 public final class ConfigSources {
   /** Environment variables of the launcher that are not configuration keys. */
   static final List<String> LAUNCHER_VARIABLES = List.of("SNAKEPIT_SHM_JAVA_OPTS", "SNAKEPIT_SHM_LOG_LEVEL",
-      "SNAKEPIT_SHM_AUDIT_LOG", "SNAKEPIT_SHM_JAVA", "SNAKEPIT_SHM_JAR", "SNAKEPIT_SHM_JINTERFACE_JAR");
+      "SNAKEPIT_SHM_AUDIT_LOG", "SNAKEPIT_SHM_JAVA", "SNAKEPIT_SHM_JAR", "SNAKEPIT_SHM_JINTERFACE_JAR",
+      "SNAKEPIT_SHM_HOST_ID");
   private static final String PREFIX = "SNAKEPIT_SHM_";
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ConfigSources.class);
 

@@ -2,6 +2,7 @@ package io.snakepit.shm.cli;
 
 import com.ericsson.otp.erlang.OtpEpmd;
 import com.ericsson.otp.erlang.OtpPeer;
+import io.snakepit.shm.node.HostIdentity;
 import io.snakepit.shm.node.ShmNode;
 import io.snakepit.shm.platform.Platforms;
 import io.snakepit.shm.platform.PlatformException;
@@ -47,6 +48,7 @@ public final class NodeCommand {
     String fullName = o.name().contains("@") ? o.name() : o.name() + "@" + shortHostName();
     checkShmDir(o.shmDir());
     OperatorKey operatorKey = operatorKey(o.operatorKeyFile());
+    HostIdentity host = hostIdentity(o.hostId());
     checkEpmd();
     checkNameFree(fullName);
 
@@ -73,6 +75,7 @@ public final class NodeCommand {
     }
     node.setOperatorKey(operatorKey);
     node.setAuditLog(audit);
+    node.setHostIdentity(host);
     Signal.handle(new Signal("TERM"), s -> node.requestShutdown());
     Signal.handle(new Signal("INT"), s -> node.requestShutdown());
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -92,7 +95,8 @@ public final class NodeCommand {
     if (o.exitOnStdinEof()) {
       watchStdin(node);
     }
-    LOG.info("serving as {} (shm dir {}, pid {})", fullName, o.shmDir(), pid);
+    LOG.info("serving as {} (shm dir {}, pid {}, host id {} ({}))", fullName, o.shmDir(), pid, host.id(),
+        host.source());
     System.out.println("ready " + fullName);
     System.out.flush();
     while (!node.awaitShutdown(Long.MAX_VALUE)) {
@@ -100,6 +104,16 @@ public final class NodeCommand {
     }
     LOG.info("stopped");
     return 0;
+  }
+
+  /** The host identity from --host-id, else SNAKEPIT_SHM_HOST_ID, else derived (docs/SCALE_OUT.md). */
+  private static HostIdentity hostIdentity(String flag) throws UsageException {
+    try {
+      return HostIdentity.fromSources(flag, System.getenv());
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(UsageException.BAD_ARGUMENTS, (flag != null ? "--host-id" : HostIdentity.ENV)
+          + ": " + e.getMessage());
+    }
   }
 
   private static String cookie(NodeOptions o) throws UsageException {

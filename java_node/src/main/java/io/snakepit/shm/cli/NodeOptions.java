@@ -17,9 +17,10 @@ import java.util.List;
  * @param auditLog        file to append the audit log to, or null
  * @param sets            {@code KEY=VALUE} configuration flags, in order
  * @param help            print usage and exit
+ * @param hostId          host id override (docs/SCALE_OUT.md), or null for $SNAKEPIT_SHM_HOST_ID or the derived one
  */
 public record NodeOptions(String name, String cookie, Path cookieFile, Path shmDir, Path configFile,
-    boolean exitOnStdinEof, boolean help, Path operatorKeyFile, Path auditLog, List<String> sets) {
+    boolean exitOnStdinEof, boolean help, Path operatorKeyFile, Path auditLog, List<String> sets, String hostId) {
 
   public static final String DEFAULT_NAME = "snakepit_shm";
   public static final Path DEFAULT_SHM_DIR = Path.of("/dev/shm");
@@ -44,6 +45,10 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       "  --operator-key-file FILE",
       "                        key that lets a caller list and inspect every tenant's regions;",
       "                        FILE must be yours with mode 0600 or 0400 (default: no operators)",
+      "  --host-id ID          host id that descriptors and ping report, instead of the one derived",
+      "                        from the host name and boot id; for containers and tests that act",
+      "                        as several hosts (docs/SCALE_OUT.md; default: $SNAKEPIT_SHM_HOST_ID,",
+      "                        else derived)",
       "  --help                print this help",
       "");
 
@@ -59,6 +64,7 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
     Path operatorKeyFile = null;
     Path auditLog = null;
     List<String> sets = new java.util.ArrayList<>();
+    String hostId = null;
     for (int i = 0; i < args.size(); i++) {
       String a = args.get(i);
       String flag = a;
@@ -78,6 +84,7 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
         case "--operator-key-file" -> operatorKeyFile = Path.of(value(args, i++, flag, inline));
         case "--audit-log" -> auditLog = Path.of(value(args, i++, flag, inline));
         case "--set" -> sets.add(value(args, i++, flag, inline));
+        case "--host-id" -> hostId = value(args, i++, flag, inline);
         case "--help", "-h" -> help = true;
         default -> throw new UsageException(UsageException.BAD_ARGUMENTS,
             "unknown option '" + a + "' for node (see snakepit-shm node --help)");
@@ -93,8 +100,15 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       throw new UsageException(UsageException.BAD_ARGUMENTS,
           "bad node name '" + name + "': use letters, digits, _ and -, optionally @host");
     }
+    if (hostId != null) {
+      try {
+        io.snakepit.shm.node.HostIdentity.checkOverride(hostId);
+      } catch (IllegalArgumentException e) {
+        throw new UsageException(UsageException.BAD_ARGUMENTS, "--host-id: " + e.getMessage());
+      }
+    }
     return new NodeOptions(name, cookie, cookieFile, shmDir, config, exitOnEof, help, operatorKeyFile, auditLog,
-        List.copyOf(sets));
+        List.copyOf(sets), hostId);
   }
 
   private static String value(List<String> args, int i, String flag, String inline) throws UsageException {

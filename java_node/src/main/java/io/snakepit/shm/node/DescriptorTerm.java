@@ -18,18 +18,21 @@ import java.nio.charset.StandardCharsets;
 final class DescriptorTerm extends OtpErlangObject {
   private static final long serialVersionUID = 1L;
   /** The keys in Erlang term order (atoms compare alphabetically). */
-  private static final byte[][] KEYS = atoms("access", "generation", "id", "offset", "path", "segment", "session",
-      "size", "tenant", "token");
+  private static final byte[][] KEYS = atoms("access", "generation", "host", "id", "offset", "path", "segment",
+      "session", "size", "tenant", "token");
   private static final byte[] NIL = atom("nil");
   private static final byte[] READ_WRITE = atom("read_write");
   private static final byte[] READ_ONLY = atom("read_only");
 
   private final transient Region region;
   private final Access access;
+  /** The manager's host id (docs/SCALE_OUT.md), shared by every descriptor of the run. */
+  private final byte[] host;
 
-  DescriptorTerm(Region region, Access access) {
+  DescriptorTerm(Region region, Access access, byte[] host) {
     this.region = region;
     this.access = access;
+    this.host = host;
   }
 
   private static byte[][] atoms(String... names) {
@@ -59,20 +62,22 @@ final class DescriptorTerm extends OtpErlangObject {
     buf.writeN(KEYS[1]);
     buf.write_long(region.generation());
     buf.writeN(KEYS[2]);
-    buf.write_binary(region.idBytes());
+    buf.write_binary(host);
     buf.writeN(KEYS[3]);
-    buf.write_long(region.payloadOffsetBytes());
+    buf.write_binary(region.idBytes());
     buf.writeN(KEYS[4]);
-    buf.write_binary(region.segment().pathBytes());
+    buf.write_long(region.payloadOffsetBytes());
     buf.writeN(KEYS[5]);
-    buf.write_binary(region.segment().shmNameBytes());
+    buf.write_binary(region.segment().pathBytes());
     buf.writeN(KEYS[6]);
-    text(buf, region.session());
+    buf.write_binary(region.segment().shmNameBytes());
     buf.writeN(KEYS[7]);
-    buf.write_long(region.sizeBytes());
+    text(buf, region.session());
     buf.writeN(KEYS[8]);
-    text(buf, region.tenant());
+    buf.write_long(region.sizeBytes());
     buf.writeN(KEYS[9]);
+    text(buf, region.tenant());
+    buf.writeN(KEYS[10]);
     buf.write_binary(region.tokenText().getBytes(StandardCharsets.US_ASCII));
   }
 
@@ -99,6 +104,6 @@ final class DescriptorTerm extends OtpErlangObject {
   public String toString() {
     return "%{id: \"" + region.idText() + "\", generation: " + region.generation() + ", path: \""
         + region.segment().path() + "\", offset: " + region.payloadOffsetBytes() + ", size: " + region.sizeBytes()
-        + ", access: :" + access.atom() + "}";
+        + ", access: :" + access.atom() + ", host: \"" + new String(host, StandardCharsets.US_ASCII) + "\"}";
   }
 }

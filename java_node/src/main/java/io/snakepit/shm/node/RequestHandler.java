@@ -67,9 +67,13 @@ final class RequestHandler {
   private final NodeEvents events;
   private static final Set<String> REPORT_KEYS = Set.of("operator_key");
   private static final Set<String> SUBSCRIBE_KEYS = Set.of("pid");
+  /** Which host this manager serves (docs/SCALE_OUT.md): in {@code :ping} and every descriptor. */
+  private HostIdentity host;
+  private byte[] hostBytes;
 
   RequestHandler(RegionRegistry registry, SharedMemoryPlatform platform, Path shmDir, String nodeName,
       Metrics metrics, Alerts alerts, UsageSeries series, NodeEvents events) {
+    setHostIdentity(HostIdentity.detect(null));
     this.registry = registry;
     this.platform = platform;
     this.shmDir = shmDir;
@@ -77,6 +81,12 @@ final class RequestHandler {
     this.metrics = metrics;
     this.events = events;
     this.reports = new Reports(registry, platform, shmDir, nodeName, metrics, alerts, series, events);
+  }
+
+  /** Sets the host identity that {@code :ping} reports and descriptors carry. */
+  void setHostIdentity(HostIdentity identity) {
+    this.host = identity;
+    this.hostBytes = identity.idBytes();
   }
 
   /** The reply to {@code request} from {@code caller}; never throws for bad input. */
@@ -142,7 +152,7 @@ final class RequestHandler {
         case "gc" -> Terms.ok(Terms.map(reports.gc(now)));
         case "report" -> Terms.ok(Terms.map(reports.report(now)));
         case "ping" -> Terms.ok(Terms.map(Map.of("node", new ShmException.Atom(nodeName),
-            "pid", platform.currentPid())));
+            "pid", platform.currentPid(), "host", host.asMap())));
         default -> throw unknown(req);
       };
     }
@@ -164,7 +174,7 @@ final class RequestHandler {
         } catch (ShmException e) {
           return deferIfWaiting(e, waitMs);
         }
-        return Terms.ok(new DescriptorTerm(r, access));
+        return Terms.ok(new DescriptorTerm(r, access, hostBytes));
       }
       case "allocate_many/3": {
         long[] sizes = Requests.longList(t.elementAt(1), "sizes", RegionRegistry.MAX_BATCH);
@@ -182,7 +192,7 @@ final class RequestHandler {
         }
         OtpErlangObject[] descriptors = new OtpErlangObject[made.size()];
         for (int i = 0; i < descriptors.length; i++) {
-          descriptors[i] = new DescriptorTerm(made.get(i), access);
+          descriptors[i] = new DescriptorTerm(made.get(i), access, hostBytes);
         }
         return Terms.ok(new com.ericsson.otp.erlang.OtpErlangList(descriptors));
       }
@@ -251,7 +261,7 @@ final class RequestHandler {
         Holder holder = o.holder(callerHolder, platform::processStartTicks);
         Access access = o.access("access", Access.READ_WRITE);
         Region r = registry.acquire(id, holder, o.text("tenant"), o.text("token"), access, now);
-        return Terms.ok(new DescriptorTerm(r, access));
+        return Terms.ok(new DescriptorTerm(r, access, hostBytes));
       }
       case "release/3": {
         long id = Requests.regionId(t.elementAt(1));

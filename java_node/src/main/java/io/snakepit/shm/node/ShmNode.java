@@ -110,6 +110,14 @@ public final class ShmNode implements HolderListener, NodeEvents {
   }
 
   /**
+   * Sets the host identity that {@code :ping} reports and every descriptor carries
+   * (docs/SCALE_OUT.md; default: the derived one); call before {@link #start()}.
+   */
+  public void setHostIdentity(HostIdentity identity) {
+    handler.setHostIdentity(identity);
+  }
+
+  /**
    * Sweeps the shm dir for segments of dead managers; call before {@link #start()}, so it
    * runs before the node serves.
    */

@@ -1,14 +1,18 @@
 package io.snakepit.shm.platform;
 
-/** Picks the {@link SharedMemoryPlatform} of the operating system this JVM runs on. */
+/**
+ * Picks the {@link SharedMemoryPlatform} of the operating system this JVM runs on:
+ * {@link LinuxPlatform}, {@link MacOsPlatform} or {@link WindowsPlatform} (in the
+ * {@link WindowsNamespace#LOCAL} namespace). Only the selected class is constructed, and
+ * only it loads a native library.
+ */
 public final class Platforms {
   private Platforms() {}
 
   /**
-   * The platform of the current operating system: {@link LinuxPlatform} on Linux.
+   * The platform of the current operating system.
    *
-   * @throws UnsupportedOperationException on any other operating system (macOS and Windows
-   *     implementations are planned), or on a Linux CPU architecture without a described ABI
+   * @throws UnsupportedPlatformException on any other operating system or CPU
    */
   public static SharedMemoryPlatform forCurrentOs() {
     return forOs(System.getProperty("os.name"), System.getProperty("os.arch"));
@@ -16,11 +20,31 @@ public final class Platforms {
 
   /** {@link #forCurrentOs()} for the given {@code os.name} and {@code os.arch} values. */
   static SharedMemoryPlatform forOs(String osName, String osArch) {
-    if (osName.startsWith("Linux")) {
-      return new LinuxPlatform();
+    return switch (select(osName, osArch)) {
+      case LINUX -> new LinuxPlatform();
+      case MACOS -> new MacOsPlatform();
+      case WINDOWS -> new WindowsPlatform(WindowsNamespace.LOCAL);
+    };
+  }
+
+  /**
+   * Which platform {@code os.name} and {@code os.arch} call for, without constructing it.
+   *
+   * @throws UnsupportedPlatformException for an operating system or CPU without one; the
+   *     message says what is supported and what to do
+   */
+  static OsFamily select(String osName, String osArch) {
+    OsFamily family = OsFamily.fromOsName(osName);
+    if (family == null) {
+      throw new UnsupportedPlatformException("no shared-memory platform for " + osName + " (" + osArch
+          + "): snakepit-shm runs on Linux, macOS and Windows (x86_64 or arm64); run the manager on one of"
+          + " those (see docs/PLATFORMS.md)");
     }
-    throw new UnsupportedOperationException("snakepit-shm has no shared-memory platform for " + osName
-        + " (" + osArch + ") yet: only Linux (x86_64, aarch64) is implemented; macOS and Windows"
-        + " implementations are planned. Run the manager on Linux.");
+    if (!OsFamily.isSupportedArch(osArch)) {
+      throw new UnsupportedPlatformException("no shared-memory platform for " + osName + " on " + osArch
+          + ": snakepit-shm supports x86_64 and arm64 only (the structure layouts of other CPUs are not"
+          + " described); run a 64-bit JVM on x86_64 or arm64 (see docs/PLATFORMS.md)");
+    }
+    return family;
   }
 }

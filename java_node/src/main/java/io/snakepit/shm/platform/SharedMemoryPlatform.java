@@ -1,11 +1,15 @@
 package io.snakepit.shm.platform;
 
 import java.nio.file.Path;
+import java.util.Set;
 
 /**
  * The operating-system calls snakepit-shm needs, behind a plain Java interface so that
  * the raw native bindings (JNA) stay private to each implementation. Linux is
- * {@link LinuxPlatform}; macOS and Windows implementations follow the same contract.
+ * {@link LinuxPlatform}, macOS {@link MacOsPlatform}, Windows {@link WindowsPlatform};
+ * {@link Platforms#forCurrentOs()} picks one. The contract below is Linux's; where macOS
+ * or Windows cannot honour part of it, {@link #features()} says so and the implementation
+ * documents what it does instead (docs/PLATFORMS.md).
  *
  * <p>Every failing call throws {@link PlatformException} carrying the call, the segment
  * name, errno and strerror. No method returns an error code.
@@ -87,12 +91,21 @@ public interface SharedMemoryPlatform {
   /**
    * The start time of process {@code pid} in clock ticks since boot (Linux: field 22 of
    * /proc/PID/stat), or -1 when no such process exists. Together with the pid it names a
-   * process uniquely across pid reuse.
+   * process uniquely across pid reuse. macOS and Windows return the absolute start time in
+   * their own units instead; the value is only ever compared for equality.
    */
   long processStartTicks(long pid);
 
   /** An identifier of the current boot (Linux: /proc/sys/kernel/random/boot_id), 16 bytes. */
   byte[] bootId();
+
+  /**
+   * What this platform can do ({@link PlatformFeature}). The default, every feature, is
+   * Linux's; macOS and Windows return less.
+   */
+  default Set<PlatformFeature> features() {
+    return OsFamily.LINUX.features();
+  }
 
   /** Facts from fstat(2). */
   record FileStat(long sizeBytes, int mode, long ownerUid, long allocatedBytes) {}

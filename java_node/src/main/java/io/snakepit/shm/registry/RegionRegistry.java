@@ -1074,9 +1074,11 @@ public final class RegionRegistry {
         }
       }
     }
+    boolean files = store.platform().features().contains(
+        io.snakepit.shm.platform.PlatformFeature.SEGMENT_DIRECTORY);
     for (Segment s : seen) {
-      if (checked++ >= budget) {
-        break;
+      if (!files || checked++ >= budget) {
+        break; // where segments are not files in the shm dir there is nothing to stat
       }
       String p = io.snakepit.shm.segment.ShmDirGuard.segmentProblem(s, ownUid);
       if (p != null) {

@@ -138,7 +138,8 @@ class RequestHandlerTest {
       keys.add(((OtpErlangAtom) k).atomValue());
     }
     assertEquals(java.util.Set.of("id", "generation", "segment", "path", "offset", "size", "access", "tenant",
-        "session", "token"), keys);
+        "session", "token", "host"), keys);
+    assertEquals(b(HostIdentity.detect(null).id()), field(d, "host"));
     assertEquals(16, ((OtpErlangBinary) field(d, "id")).size());
     assertTrue(new String(((OtpErlangBinary) field(d, "token")).binaryValue()).matches("[0-9a-f]{32}"),
         "the token is 32 hex digits");
@@ -150,6 +151,30 @@ class RequestHandlerTest {
     assertEquals(dir.resolve(segment.substring(1)).toString(), path);
     assertTrue(segment.length() <= 30);
     assertEquals(0, ((OtpErlangLong) field(d, "offset")).longValue() % 64);
+  }
+
+  @Test
+  void pingReportsTheHostThatDescriptorsCarry() {
+    OtpErlangMap host = assertInstanceOf(OtpErlangMap.class, field(okMap(call(a("ping"), caller)), "host"));
+    HostIdentity me = HostIdentity.detect(null);
+    assertEquals(b(me.id()), field(host, "id"));
+    assertEquals(b(me.name()), field(host, "name"));
+    assertEquals(b(me.bootId()), field(host, "boot_id"));
+    assertEquals(a("derived"), field(host, "source"));
+
+    handler.setHostIdentity(HostIdentity.detect("host-b"));
+    host = assertInstanceOf(OtpErlangMap.class, field(okMap(call(a("ping"), caller)), "host"));
+    assertEquals(b("host-b"), field(host, "id"));
+    assertEquals(a("override"), field(host, "source"));
+    OtpErlangMap d = okMap(call(t(a("allocate"), n(10), new OtpErlangMap()), caller));
+    assertEquals(b("host-b"), field(d, "host"));
+    OtpErlangObject many = call(t(a("allocate_many"), new OtpErlangList(new OtpErlangObject[] {n(1), n(2)}),
+        new OtpErlangMap()), caller);
+    for (OtpErlangObject each : (OtpErlangList) ((OtpErlangTuple) many).elementAt(1)) {
+      assertEquals(b("host-b"), field(each, "host"));
+    }
+    OtpErlangMap again = okMap(call(t(a("acquire"), field(d, "id"), kw(t(a("token"), field(d, "token")))), caller));
+    assertEquals(b("host-b"), field(again, "host"));
   }
 
   @Test
