@@ -574,6 +574,11 @@ defmodule SnakepitShm do
 
   Out of bounds is `:invalid_request` and touches nothing; a `:read_only` descriptor is
   `:forbidden`.
+
+  The bytes go straight to the segment file at the descriptor's `path`, which exists on
+  Linux only: on macOS and Windows (POSIX shm objects, named sections) this returns
+  `{:error, %SnakepitShm.Error{code: :platform_error}}` and touches nothing; use
+  `write_consistent/5` there, which goes through the node (see `SnakepitShm.Payload`).
   """
   @spec write(descriptor(), integer(), iodata()) :: :ok | error()
   def write(descriptor, offset_in_payload, data) do
@@ -584,7 +589,13 @@ defmodule SnakepitShm do
     end)
   end
 
-  @doc "Reads `length` bytes at `offset_in_payload` from the region's payload."
+  @doc """
+  Reads `length` bytes at `offset_in_payload` from the region's payload.
+
+  Like `write/3` it reads the segment file directly, on Linux only; elsewhere it returns
+  a `:platform_error` whose remediation is `read_consistent/5`, which goes through the
+  node.
+  """
   @spec read(descriptor(), integer(), integer()) :: {:ok, binary()} | error()
   def read(descriptor, offset_in_payload, length) do
     bytes = if is_integer(length) and length >= 0, do: length

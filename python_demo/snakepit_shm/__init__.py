@@ -32,6 +32,9 @@ counter in the region header)::
 
 Regions of one segment share one mapping and one file descriptor per
 access mode (:mod:`snakepit_shm.segments`); the last ``close()`` unmaps.
+Segments are opened by path on Linux, by POSIX shm name on macOS and as
+named sections on Windows (:mod:`snakepit_shm.openers`;
+``attach(..., opener="path"|"name")`` or ``SNAKEPIT_SHM_OPEN_BY``).
 
 Errors are typed, one class per contract error code (``NotFoundError``,
 ``BusyError``, ...), refined by local ones (``StaleDescriptorError``, ...);
@@ -43,11 +46,14 @@ from .descriptor import Descriptor, parse_descriptor
 from .errors import (ERROR_CLASSES, AccessDeniedError, AddressSpaceError,
                      BusyError, ForbiddenError, InvalidDescriptorError,
                      InvalidRegionError, InvalidRequestError,
-                     LimitExceededError, LockTimeoutError, NoSpaceError,
+                     LimitExceededError, LockTimeoutError,
+                     LockUnsupportedError, NoSpaceError,
                      NotFoundError, PlatformError, ReadOnlyRegionError,
                      RegionBusyError, RegionUsageError, ShmError,
                      ShmTimeoutError, StaleDescriptorError, from_reply)
 from .layout import RegionHeader, SegmentHeader
+from .openers import (OPEN_BY_ENV, PathOpener, PosixShmOpener,
+                      SegmentOpener, WindowsSectionOpener)
 from .region import Region, attach
 from .segments import SegmentCache, default_cache
 from .sync import ReadResult
@@ -66,6 +72,12 @@ __all__ = [
     "InvalidRequestError",
     "LimitExceededError",
     "LockTimeoutError",
+    "LockUnsupportedError",
+    "OPEN_BY_ENV",
+    "PathOpener",
+    "PosixShmOpener",
+    "SegmentOpener",
+    "WindowsSectionOpener",
     "NoSpaceError",
     "NotFoundError",
     "PlatformError",

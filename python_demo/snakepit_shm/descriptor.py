@@ -106,14 +106,28 @@ def parse_descriptor(descriptor: Mapping[str, Any]) -> Descriptor:
         _fail(f"descriptor access must be 'read_write' or 'read_only', "
               f"got {access!r}")
     segment = _optional_text(descriptor, "segment")
-    if segment is not None and segment != "/" + os.path.basename(path):
+    if segment is not None and not segment_names_file(segment, path):
         _fail(f"descriptor segment {segment!r} does not name the file at "
-              f"path {path!r} (expected '/' + the file name)")
+              f"path {path!r} (expected '/' + the file name, or a Windows "
+              f"namespace such as 'Local\\' + the file name)")
     return Descriptor(
         id=region_id, generation=generation, path=path, offset=offset,
         size=size, access=access, segment=segment,
         tenant=_optional_text(descriptor, "tenant"),
         session=_optional_text(descriptor, "session"))
+
+
+def segment_names_file(segment: str, path: str) -> bool:
+    """True when ``segment`` is the POSIX name of the file at ``path``
+    (``"/" + file name``) or a Windows section name for it
+    (``Namespace\\`` + file name, e.g. ``Local\\snk...``; the namespace
+    non-empty, without ``/``)."""
+    base = os.path.basename(path)
+    if segment == "/" + base:
+        return True
+    namespace, separator, name = segment.rpartition("\\")
+    return (bool(separator) and bool(namespace) and name == base
+            and "/" not in namespace and "\0" not in namespace)
 
 
 def _fail(message: str) -> NoReturn:

@@ -73,6 +73,12 @@ class                       subclass of (code)        raised when
                                                       arrays or memoryviews
                                                       still reference the
                                                       payload
+``LockUnsupportedError``    ``PlatformError``         the platform has no
+                                                      cross-process region
+                                                      locks (macOS, Windows):
+                                                      ``write_lock``,
+                                                      ``write_consistent``,
+                                                      ``read_consistent``
 ==========================  ========================  =========================
 
 ``InvalidRegionError`` (a header CRC-32 mismatch, state 3, bad magic or
@@ -268,6 +274,21 @@ class AddressSpaceError(NoSpaceError):
     was given), and when not even one allocation granule can be mapped.
     ``details`` carries ``space="address"`` and, where known, ``errno``,
     ``requested_bytes`` and ``rlimit_as_bytes``.
+    """
+
+
+class LockUnsupportedError(PlatformError):
+    """The region's write lock (docs/SYNC.md) cannot exist on this
+    platform (code ``platform_error``).
+
+    Raised by ``Region.write_lock``, ``write_consistent`` and
+    ``read_consistent`` when the segment was opened where no lock can be
+    shared with the manager and other workers: on macOS the kernel refuses
+    ``fcntl`` locks on POSIX shm descriptors, on Windows a section has no
+    file locks. The message says which; the remediation: consistent
+    access through the node (the Elixir client's ``write_consistent/5``,
+    ``read_consistent/5``), or plain ``read``/``write`` with a single
+    writer. ``details["open_by"]`` says how the segment was opened.
     """
 
 

@@ -35,6 +35,14 @@ max_window_bytes=N)`` asks for windowed mode up front (and does not map the
 segment). A windowed region has no full view: ``memoryview`` and
 ``numpy()`` raise :class:`AddressSpaceError`.
 
+How the segment is opened is the cache's business: by path on Linux (the
+default), by POSIX shm name on macOS, as a named section on Windows
+(:mod:`snakepit_shm.openers`; ``attach(..., opener="path"|"name")`` or
+``SNAKEPIT_SHM_OPEN_BY`` overrides the platform's choice). Where the
+platform has no cross-process locks for the segment (macOS, Windows),
+:meth:`Region.write_lock`, :meth:`Region.write_consistent` and
+:meth:`Region.read_consistent` raise :class:`LockUnsupportedError`.
+
 This module never unlinks anything and never uses
 ``multiprocessing.shared_memory``, whose resource tracker unlinks segments it
 merely attached to when the process exits (cpython#82300). Closing a
@@ -59,6 +67,7 @@ but ``close()`` must not race with other calls on the same Region.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import pickle
 from types import TracebackType
 from typing import (Any, Callable, Iterator, Mapping, Optional, Sequence,
@@ -69,13 +78,14 @@ from . import sync
 from .checks import check_region_header, check_segment_header
 from .descriptor import Descriptor, parse_descriptor
 from .errors import (AddressSpaceError, InvalidRegionError,
-                     LockTimeoutError, PlatformError, ReadOnlyRegionError,
-                     RegionBusyError, RegionUsageError)
+                     LockTimeoutError, LockUnsupportedError,
+                     ReadOnlyRegionError, RegionBusyError, RegionUsageError)
 from .geometry import MapGeometry
 from .layout import (REGION_HEADER_BYTES, REGION_STATE_LIVE,
                      SEGMENT_HEADER_BYTES, RegionHeader, SegmentHeader,
                      parse_region_header, parse_segment_header,
                      region_header_offset)
+from .openers import OpenerSpec
 from .oserrors import address_space_limit_bytes, errno_name, os_error
 from .segments import (LockBusy, Segment, SegmentCache, default_cache,
                        new_token)
@@ -92,6 +102,13 @@ View = memoryview
 """``memoryview`` for annotations inside :class:`Region`, whose property
 of that name hides the builtin there."""
 
+LOCK_UNSUPPORTED_REMEDIATION = (
+    "let the manager do consistent writes and reads (the Elixir client's "
+    "write_consistent/5 and read_consistent/5 go through the node), or use "
+    "plain read()/write() with a single writer per region; locked access "
+    "from Python needs Linux (docs/PLATFORMS.md, docs/SYNC.md)")
+"""What to do when the platform has no cross-process region locks."""
+
 NUMPY_MISSING_MESSAGE = (
     "numpy is not installed, so Region.numpy() is unavailable; install it "
     "(pip install 'snakepit-shm[numpy]') or use Region.memoryview, which "
@@ -100,7 +117,8 @@ NUMPY_MISSING_MESSAGE = (
 
 def attach(descriptor: Mapping[str, Any],
            max_window_bytes: Optional[int] = None, *,
-           cache: Optional[SegmentCache] = None) -> "Region":
+           cache: Optional[SegmentCache] = None,
+           opener: OpenerSpec = None) -> "Region":
     """Map the payload a descriptor names and return it as a :class:`Region`.
 
     The region is a view of its segment's one shared mapping (made at the
@@ -121,6 +139,13 @@ def attach(descriptor: Mapping[str, Any],
             is then not mapped for this region.
         cache: the segment cache to use; default the process-wide one
             (:func:`~snakepit_shm.segments.default_cache`).
+        opener: how to open the segment: ``"path"`` (the file at
+            ``path``; Linux), ``"name"`` (``segment`` by name: POSIX shm
+            with ``shm_open``, or a Windows section), or a
+            :class:`~snakepit_shm.openers.SegmentOpener`. None (default):
+            the environment variable ``SNAKEPIT_SHM_OPEN_BY`` (``path`` or
+            ``name``) if set, else the platform's way (by name on macOS and
+            Windows, by path elsewhere). See :mod:`snakepit_shm.openers`.
 
     Raises:
         InvalidDescriptorError: the dict is malformed.
@@ -133,6 +158,8 @@ def attach(descriptor: Mapping[str, Any],
         AccessDeniedError: the OS refused to open the file.
         AddressSpaceError: not even one granule could be mapped (ENOMEM).
         RegionUsageError: ``max_window_bytes`` is not a positive int.
+        InvalidRequestError: ``opener`` (or ``SNAKEPIT_SHM_OPEN_BY``) is
+            neither ``path`` nor ``name``.
         PlatformError: any other OS failure (code ``platform_error``).
     """
     desc = parse_descriptor(descriptor)
@@ -140,7 +167,7 @@ def attach(descriptor: Mapping[str, Any],
         check_window_bytes(max_window_bytes, desc, "max_window_bytes")
     segments = default_cache() if cache is None else cache
     segment, file_bytes = segments.acquire(
-        desc, map_whole=max_window_bytes is None)
+        desc, map_whole=max_window_bytes is None, opener=opener)
     try:
         raw = segment.segment_header_bytes(desc, SEGMENT_HEADER_BYTES)
         segment_header = parse_segment_header(raw)
@@ -258,7 +285,12 @@ class Region:
         region header is checked through a one-granule window (no mapping
         outlives this call). ``window_bytes`` is whole granules of the
         segment's geometry."""
-        mapper = WindowMapper(segment.fd(desc), desc, window_bytes,
+        segment.fd(desc)         # opened again (and checked) if it was closed
+
+        def map_range(length: int, offset: int) -> "mmap.mmap":
+            return segment.map_range(desc, length, offset)
+
+        mapper = WindowMapper(map_range, desc, window_bytes,
                               segment.geometry)
         region_header = _read_region_header(mapper, desc)
         return cls(descriptor=desc, cache=cache, segment=segment,
@@ -514,8 +546,9 @@ class Region:
                 descriptor open for writing).
             RegionUsageError: closed, or ``timeout_s`` not a finite number
                 >= 0.
-            PlatformError: no OFD locks on this platform, or ``fcntl`` failed
-                (code ``platform_error``).
+            LockUnsupportedError: no cross-process locks on this platform
+                (macOS, Windows; code ``platform_error``).
+            PlatformError: ``fcntl`` failed (code ``platform_error``).
         """
         self._acquire_write_lock(timeout_s)
         try:
@@ -546,6 +579,8 @@ class Region:
             RegionUsageError: the range leaves the payload, the region is
                 closed, or ``timeout_s`` is invalid.
             AddressSpaceError: windowed, and not even one granule maps.
+            LockUnsupportedError: no cross-process locks on this platform
+                (macOS, Windows).
             PlatformError: ``fcntl`` failed (``platform_error``).
         """
         self._require_open()
@@ -590,6 +625,8 @@ class Region:
             RegionUsageError: the range leaves the payload, the region is
                 closed, or ``timeout_s`` is invalid.
             AddressSpaceError: windowed, and not even one granule maps.
+            LockUnsupportedError: no cross-process locks on this platform
+                (macOS, Windows).
             PlatformError: ``fcntl`` failed (``platform_error``).
         """
         return self.read_snapshot(offset, length, timeout_s).data
@@ -608,6 +645,8 @@ class Region:
         self._require_open()
         self._check_range(offset, length)
         timeout = self._timeout(timeout_s)
+        self._require_locks("cannot read consistently (a reader must tell "
+                            "a live writer from a dead one by its lock)")
         backoff = sync.Backoff(timeout)
 
         def copy() -> bytes:
@@ -847,10 +886,9 @@ class Region:
         try:
             return call()
         except sync.Unsupported as exc:
-            raise PlatformError(
+            raise LockUnsupportedError(
                 f"{self._descriptor.label()}: cannot lock the region: {exc}",
-                remediation="run on Linux with Python 3.9+ (64-bit); see "
-                            "docs/SYNC.md") from None
+                remediation=LOCK_UNSUPPORTED_REMEDIATION) from None
         except OSError as exc:
             raise _os_error(exc, self._descriptor, "fcntl (OFD lock)") \
                 from exc
@@ -892,11 +930,22 @@ class Region:
         """Release this description's OFD lock on byte ``at``."""
         self._fcntl(lambda: sync.unlock(fd, at))
 
+    def _require_locks(self, what: str) -> None:
+        """Raise :class:`LockUnsupportedError` when the segment's opener
+        has no cross-process locks (macOS, Windows)."""
+        reason = self._segment.opener.locks_unsupported
+        if reason is not None:
+            raise LockUnsupportedError(
+                f"{self._descriptor.label()}: {what}: {reason}",
+                remediation=LOCK_UNSUPPORTED_REMEDIATION,
+                open_by=self._segment.opener.open_by)
+
     def _acquire_write_lock(self, timeout_s: Any) -> None:
         """Take the write lock (reentrant for the holding thread): the
         lock byte in the segment's table, then the OFD lock."""
         self._require_open()
         self._require_writable("the write lock needs read_write access")
+        self._require_locks("cannot take the region's write lock")
         timeout = self._timeout(timeout_s)
         backoff = sync.Backoff(timeout)
         if not self._claim(True, backoff, timeout):

@@ -1,4 +1,4 @@
-"""One mapping per segment file, shared by every region of the process.
+"""One mapping per segment, shared by every region of the process.
 
 A pooled segment holds many regions. Rather than opening and mapping the
 file once per attached region, :func:`~snakepit_shm.region.attach` takes the
@@ -6,12 +6,25 @@ segment from a :class:`SegmentCache` (by default the process-wide one,
 :func:`default_cache`) and the :class:`~snakepit_shm.region.Region` is a
 view, a ``memoryview`` slice, of the segment's one mapping.
 
-**Identity.** Entries are keyed by :class:`SegmentKey`: the path, the file's
-``st_dev`` and ``st_ino`` (``lstat`` at every attach; ``fstat`` after the
-open that creates an entry) and the access mode. A file replaced at the same
-path (another inode) is another segment with its own mapping; a removed file
-makes attach fail with :class:`~snakepit_shm.errors.StaleDescriptorError`
-while regions attached earlier keep their mapping.
+**Opening.** How a segment is opened, identified and mapped is the
+entry's :class:`~snakepit_shm.openers.SegmentOpener`
+(:mod:`snakepit_shm.openers`): by path on Linux (the file at the
+descriptor's ``path``), by POSIX shm name on macOS (``shm_open`` of the
+descriptor's ``segment``), as a named section on Windows; chosen per attach
+(``attach(..., opener=...)``, ``SNAKEPIT_SHM_OPEN_BY``, or the platform).
+What follows says "file" and "descriptor" for the Linux case; the opener
+module says what differs elsewhere.
+
+**Identity.** Entries are keyed by :class:`SegmentKey`: the path, the
+segment's identity and the access mode. The identity is the file's
+``st_dev`` and ``st_ino`` by path (``lstat`` at every attach; ``fstat``
+after the open that creates an entry) and by name where the kernel reports
+an inode (Linux); the segment header's creation fields by name on macOS;
+the section name on Windows (see :mod:`snakepit_shm.openers`). A file
+replaced at the same path (another inode) is another segment with its own
+mapping; a removed file makes attach fail with
+:class:`~snakepit_shm.errors.StaleDescriptorError` while regions attached
+earlier keep their mapping.
 
 **Modes.** A read_only descriptor opens the file ``O_RDONLY`` and maps it
 ``PROT_READ``; a read_write descriptor ``O_RDWR`` and
@@ -36,12 +49,13 @@ descriptor inside every ``mmap`` object. There the entry closes its own
 descriptor right after mapping a file it has just opened, so a mapped
 segment costs exactly one descriptor, the mapping's. When one is needed
 later (the write lock, the lock test of a lock-free read, windows), the entry
-opens the path again (``O_NOFOLLOW``) and keeps the new descriptor only if
-``fstat`` shows the same device and inode (otherwise the segment was removed
-or replaced: ``StaleDescriptorError``). On 3.13+ the mapping is made with
+opens the path (or name) again and keeps the new descriptor only if the
+identity is the same (otherwise the segment was removed or replaced:
+``StaleDescriptorError``). On 3.13+ the mapping is made with
 ``trackfd=False`` and the entry keeps its own descriptor instead. Windows of
 windowed regions are separate short-lived mappings, each with its own
-duplicate while it lives.
+duplicate while it lives. (A Windows entry keeps its section handle while it
+lives.)
 
 **Reference counting, no idle time.** Each open Region holds one reference.
 When the last is given back (``Region.close()``), the entry is removed and
@@ -88,36 +102,24 @@ import itertools
 import logging
 import mmap
 import os
-import stat
 import threading
 import time
 import weakref
-from typing import (Callable, Deque, Dict, List, NamedTuple, Optional,
+from typing import (Any, Callable, Deque, Dict, List, NamedTuple, Optional,
                     Tuple)
 
 from . import sync
-from .checks import STALE_REMEDIATION
 from .descriptor import Descriptor
-from .errors import InvalidRegionError, StaleDescriptorError
-from .geometry import MapGeometry, file_geometry
+from .geometry import MapGeometry
+from .openers import (MMAP_TRACKFD, Identity, OpenerSpec, SegmentOpener,
+                      resolve_opener)
 from .oserrors import os_error
 
 LOG = logging.getLogger("snakepit_shm")
 
-
-def _mmap_takes_trackfd() -> bool:
-    """True when ``mmap.mmap`` accepts ``trackfd=False`` (Python 3.13+)."""
-    try:
-        mmap.mmap(-1, mmap.PAGESIZE, trackfd=False).close()  # type: ignore
-    except TypeError:
-        return False
-    return True
-
-
-MMAP_TRACKFD = _mmap_takes_trackfd()
-"""True: mappings are made without a duplicate descriptor and each entry
-keeps its own. False (before 3.13): each mapping holds a duplicate, and an
-entry closes its own descriptor right after the first mapping."""
+__all__ = ["MMAP_TRACKFD", "ByteLocks", "LockBusy", "Segment",
+           "SegmentCache", "SegmentInfo", "SegmentKey", "default_cache",
+           "new_token"]
 
 _TOKENS = itertools.count(1)
 
@@ -131,8 +133,9 @@ class SegmentKey(NamedTuple):
     """What makes two attaches share a mapping."""
 
     path: str
-    device: int
-    inode: int
+    identity: Identity
+    """``("inode", st_dev, st_ino)``, ``("header", bytes)`` or
+    ``("section", name)``: see :mod:`snakepit_shm.openers`."""
     read_only: bool
 
 
@@ -148,6 +151,8 @@ class SegmentInfo(NamedTuple):
     own_descriptor: bool
     """True when the entry holds a descriptor of its own (see module doc:
     before Python 3.13 a mapped entry usually has only the mapping's)."""
+    open_by: str = "path"
+    """How the entry was opened: ``"path"`` or ``"name"``."""
 
 
 class LockBusy(Exception):
@@ -275,12 +280,13 @@ class ByteLocks:
 
 
 class Segment:
-    """One cache entry: a segment file opened in one mode, its descriptor,
-    its mapping (when made) and its lock table.
+    """One cache entry: a segment opened in one mode, its descriptor (or
+    section handle), its mapping (when made) and its lock table.
 
     Attributes:
-        key: path, device, inode and mode.
-        file_bytes: the file size when it was opened.
+        key: path, identity and mode.
+        opener: how the segment is opened, mapped and closed.
+        file_bytes: the segment's size when it was opened.
         geometry: where mappings of the file may start (hugetlbfs rules).
         locks: the table of claimed lock bytes.
         view: a memoryview of the whole mapping, or None when not mapped.
@@ -288,9 +294,12 @@ class Segment:
             map, with ``map_failure_bytes`` its length; None after success.
     """
 
-    def __init__(self, key: SegmentKey, fd: int, file_bytes: int,
-                 geometry: MapGeometry) -> None:
+    def __init__(self, key: SegmentKey, fd: Any, file_bytes: int,
+                 geometry: MapGeometry,
+                 opener: Optional[SegmentOpener] = None) -> None:
         self.key = key
+        self.opener: SegmentOpener = resolve_opener(
+            "path" if opener is None else opener)
         self.file_bytes = file_bytes
         self.geometry = geometry
         self.locks = ByteLocks()
@@ -299,7 +308,7 @@ class Segment:
         self.map_failure_bytes = 0
         self.refs = 0
         self.closed = False
-        self._fd: Optional[int] = fd
+        self._fd: Optional[Any] = fd
         self._fd_lock = threading.Lock()
         self._mapping: Optional[mmap.mmap] = None
 
@@ -316,11 +325,13 @@ class Segment:
     def info(self) -> SegmentInfo:
         """This entry as a :class:`SegmentInfo`."""
         return SegmentInfo(self.key.path, self.read_only, self.refs,
-                           self.mapped_bytes, self._fd is not None)
+                           self.mapped_bytes, self._fd is not None,
+                           self.opener.open_by)
 
-    def fd(self, desc: Descriptor) -> int:
-        """The entry's descriptor, opened again by path when it was closed
-        after mapping (see module doc); kept until the entry closes.
+    def fd(self, desc: Descriptor) -> Any:
+        """The entry's descriptor (a section handle on Windows), opened
+        again when it was closed after mapping (see module doc); kept until
+        the entry closes.
 
         Raises:
             StaleDescriptorError: the file at the path is gone or is another
@@ -329,10 +340,10 @@ class Segment:
         """
         with self._fd_lock:
             if self._fd is None:
-                self._fd = _reopen(desc, self.key)
+                self._fd = self.opener.reopen(desc, self.key.identity)
             return self._fd
 
-    def existing_fd(self) -> Optional[int]:
+    def existing_fd(self) -> Optional[Any]:
         """The descriptor if one is open, without opening one."""
         return self._fd
 
@@ -347,14 +358,9 @@ class Segment:
         if self.view is not None:
             return True
         length = self.geometry.map_length(0, self.file_bytes)
-        access = mmap.ACCESS_READ if self.read_only else mmap.ACCESS_WRITE
         fd = self.fd(desc)
         try:
-            if MMAP_TRACKFD:
-                mapping = mmap.mmap(fd, length, access=access, offset=0,
-                                    trackfd=False)  # type: ignore[call-arg]
-            else:
-                mapping = mmap.mmap(fd, length, access=access, offset=0)
+            mapping = self.opener.map(fd, desc, length, 0, whole=True)
         except OSError as exc:
             if exc.errno != errno.ENOMEM:
                 raise os_error(exc, desc, "mmap") from exc
@@ -365,6 +371,18 @@ class Segment:
         self.map_failure = None
         return True
 
+    def map_range(self, desc: Descriptor, length: int,
+                  offset: int) -> mmap.mmap:
+        """A separate mapping of ``length`` bytes at ``offset`` (a window),
+        made by the entry's opener from its descriptor.
+
+        Raises:
+            OSError: as ``mmap`` raises it (the window mapper types it).
+            ShmError: the descriptor had to be opened again and that failed.
+        """
+        return self.opener.map(self.fd(desc), desc, length, offset,
+                               whole=False)
+
     def drop_own_fd(self) -> None:
         """Close the entry's descriptor while the mapping holds a duplicate
         (only right after mapping a freshly opened file: nobody else has
@@ -372,22 +390,21 @@ class Segment:
         with self._fd_lock:
             fd, self._fd = self._fd, None
         if fd is not None:
-            os.close(fd)
+            self.opener.close(fd)
 
     def segment_header_bytes(self, desc: Descriptor, count: int) -> bytes:
-        """The first ``count`` bytes of the file: from the mapping, or with
-        ``pread`` (which hugetlbfs supports) when not mapped.
+        """The first ``count`` bytes of the segment: from the mapping, or
+        when not mapped with ``pread`` (which hugetlbfs supports), or a
+        small mapping where the opener cannot ``pread`` (macOS, Windows).
 
         Raises:
-            ShmError: pread failed (typed).
+            ShmError: reading failed (typed).
         """
         view = self.view
         if view is not None:
             return bytes(view[:count])
-        try:
-            return os.pread(self.fd(desc), count, 0)
-        except OSError as exc:
-            raise os_error(exc, desc, "read") from exc
+        return self.opener.read_head(self.fd(desc), desc, count,
+                                     self.geometry)
 
     def close(self) -> None:
         """Unmap and close (the cache calls it when the last region is
@@ -411,7 +428,7 @@ class Segment:
         with self._fd_lock:
             fd, self._fd = self._fd, None
         if fd is not None:
-            os.close(fd)
+            self.opener.close(fd)
 
     def _after_fork(self) -> None:
         self._fd_lock = threading.Lock()
@@ -435,23 +452,29 @@ class SegmentCache:
         self._pending: Deque[Tuple[Segment, int]] = collections.deque()
         _CACHES.add(self)
 
-    def acquire(self, desc: Descriptor,
-                map_whole: bool) -> Tuple[Segment, int]:
+    def acquire(self, desc: Descriptor, map_whole: bool,
+                opener: OpenerSpec = None) -> Tuple[Segment, int]:
         """The entry for the segment ``desc`` names, with one more
-        reference (give it back with :meth:`release`), and the file's
+        reference (give it back with :meth:`release`), and the segment's
         current size. With ``map_whole`` the entry is mapped if it was not
-        (ENOMEM leaves it unmapped, with ``map_failure`` set).
+        (ENOMEM leaves it unmapped, with ``map_failure`` set). ``opener``
+        says how to open it (see
+        :func:`~snakepit_shm.openers.resolve_opener`); an existing entry of
+        the same identity is shared whichever opener made it.
 
         Raises:
-            StaleDescriptorError: the file does not exist.
+            StaleDescriptorError: the segment does not exist.
             InvalidRegionError: a symlink, not a regular file, or shorter
                 than the region's end.
             AccessDeniedError: the OS refused to open it.
+            InvalidRequestError: ``opener`` (or SNAKEPIT_SHM_OPEN_BY) is
+                neither path nor name.
             ShmError: any other OS failure (typed).
         """
         self._drain()
-        info = _lstat(desc)
-        key = SegmentKey(desc.path, info.st_dev, info.st_ino, desc.read_only)
+        how = resolve_opener(opener)
+        identity, size = how.probe(desc)
+        key = SegmentKey(desc.path, identity, desc.read_only)
         end = desc.offset + desc.size
         with self._lock:
             segment = self._segments.get(key)
@@ -460,16 +483,17 @@ class SegmentCache:
                 segment = None
             fresh = False
             if segment is None:
-                segment, fresh = self._open(desc, key)
+                segment, fresh = self._open(desc, key, how)
             segment.refs += 1
             try:
                 if (map_whole and segment.map_whole(desc) and fresh
-                        and not MMAP_TRACKFD):
+                        and not MMAP_TRACKFD
+                        and not segment.opener.keeps_handle):
                     segment.drop_own_fd()
             except BaseException:
                 self._unref(segment)
                 raise
-        return segment, info.st_size
+        return segment, size
 
     def release(self, segment: Segment, token: Optional[int]) -> None:
         """Give back one reference of region ``token`` (None: a region
@@ -517,37 +541,27 @@ class SegmentCache:
                 return
             self._release(segment, token)
 
-    def _open(self, desc: Descriptor,
-              key: SegmentKey) -> Tuple[Segment, bool]:
-        """Open the file and add its entry (the lock is held); True with
-        a new entry, False when the file turned out to be another one,
-        already cached (replaced between lstat and open)."""
-        flags = os.O_RDONLY if desc.read_only else os.O_RDWR
-        flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    def _open(self, desc: Descriptor, key: SegmentKey,
+              opener: SegmentOpener) -> Tuple[Segment, bool]:
+        """Open the segment and add its entry (the lock is held); True
+        with a new entry, False when it turned out to be another one,
+        already cached (replaced between probe and open)."""
+        opened = opener.open(desc)
         try:
-            fd = os.open(desc.path, flags)
-        except OSError as exc:
-            raise os_error(exc, desc, "open") from exc
-        try:
-            try:
-                info = os.fstat(fd)
-                _check_file(info, desc)
-                geometry = file_geometry(fd, info.st_size)
-            except OSError as exc:
-                raise os_error(exc, desc, "fstat") from exc
-            opened = SegmentKey(desc.path, info.st_dev, info.st_ino,
-                                desc.read_only)
-            if opened != key:            # replaced between lstat and open
-                existing = self._segments.get(opened)
+            key_opened = SegmentKey(desc.path, opened.identity,
+                                    desc.read_only)
+            if key_opened != key:        # replaced between probe and open
+                existing = self._segments.get(key_opened)
                 if existing is not None and \
                         existing.file_bytes >= desc.offset + desc.size:
-                    os.close(fd)
+                    opener.close(opened.handle)
                     return existing, False
-            segment = Segment(opened, fd, info.st_size, geometry)
+            segment = Segment(key_opened, opened.handle, opened.size,
+                              opened.geometry, opener)
         except BaseException:
-            os.close(fd)
+            opener.close(opened.handle)
             raise
-        self._segments[opened] = segment
+        self._segments[key_opened] = segment
         return segment, True
 
     def _after_fork(self) -> None:
@@ -571,56 +585,6 @@ def _release_claims(segment: Segment, token: int) -> None:
                         "%s", segment.key.path, at, exc)
 
     segment.locks.release_all(token, unlock)
-
-
-def _lstat(desc: Descriptor) -> os.stat_result:
-    """``lstat`` the descriptor's path and check it can hold the region."""
-    try:
-        info = os.stat(desc.path, follow_symlinks=False)
-    except OSError as exc:
-        raise os_error(exc, desc, "stat") from exc
-    if stat.S_ISLNK(info.st_mode):
-        raise InvalidRegionError(
-            f"{desc.label()}: path is a symbolic link, refused (O_NOFOLLOW)",
-            remediation="use the descriptor's path unchanged")
-    _check_file(info, desc)
-    return info
-
-
-def _check_file(info: os.stat_result, desc: Descriptor) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise InvalidRegionError(
-            f"{desc.label()}: path is not a regular file",
-            remediation="use the descriptor's path unchanged")
-    end = desc.offset + desc.size
-    if info.st_size < end:
-        raise InvalidRegionError(
-            f"{desc.label()}: region ends at byte {end} but the file has "
-            f"only {info.st_size} bytes",
-            remediation="the descriptor does not belong to this file; "
-                        "use it exactly as the manager returned it")
-
-
-def _reopen(desc: Descriptor, key: SegmentKey) -> int:
-    """Open ``key``'s path again and make sure it is still that file."""
-    flags = os.O_RDONLY if key.read_only else os.O_RDWR
-    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(key.path, flags)
-    except OSError as exc:
-        raise os_error(exc, desc, "open") from exc
-    try:
-        info = os.fstat(fd)
-    except OSError as exc:
-        os.close(fd)
-        raise os_error(exc, desc, "fstat") from exc
-    if (info.st_dev, info.st_ino) != (key.device, key.inode):
-        os.close(fd)
-        raise StaleDescriptorError(
-            f"{desc.label()}: the segment file at this path was removed or "
-            f"replaced since this process mapped it",
-            remediation=STALE_REMEDIATION)
-    return fd
 
 
 _CACHES: "weakref.WeakSet[SegmentCache]" = weakref.WeakSet()

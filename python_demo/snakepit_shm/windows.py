@@ -5,7 +5,8 @@ When the whole mapping of a segment does not fit the process's address space
 the caller bounds its address use with ``attach(..., max_window_bytes=N)``,
 a :class:`~snakepit_shm.region.Region` holds no mapping and maps one
 *window* at a time from its segment's shared descriptor
-(:mod:`snakepit_shm.segments`): a span of the segment file that starts on a
+(:mod:`snakepit_shm.segments`; on Windows from the section's name, see
+:mod:`snakepit_shm.openers`): a span of the segment file that starts on a
 multiple of the file's granule and is at most the window size long. The
 granule is ``mmap.ALLOCATIONGRANULARITY`` on tmpfs and the huge page size
 on hugetlbfs (see :mod:`snakepit_shm.geometry`, which also rounds mapping
@@ -25,7 +26,7 @@ import errno
 import logging
 import mmap
 from types import TracebackType
-from typing import Any, Optional, Type
+from typing import Any, Callable, Optional, Type
 
 from .descriptor import Descriptor
 from .errors import AddressSpaceError, RegionUsageError
@@ -138,26 +139,30 @@ class Window:
         self.close()
 
 
+MapRange = Callable[[int, int], mmap.mmap]
+"""``map_range(length, offset)``: a new shared mapping of the segment
+(read-only for read_only descriptors); raises ``OSError`` as ``mmap``
+does. :meth:`~snakepit_shm.segments.Segment.map_range` is one."""
+
+
 class WindowMapper:
-    """Maps windows of one open segment file, shrinking them on ENOMEM.
+    """Maps windows of one open segment, shrinking them on ENOMEM.
 
     Attributes:
-        fd: the open segment file (owned by the segment's cache entry,
-            closed with it).
+        map_range: makes a mapping of the segment (from the descriptor or
+            section its cache entry owns).
         window_bytes: the current largest window, a multiple of the granule;
             lowered for good when a window of that size fails with ENOMEM.
         geometry: the file's granule and mapping rules.
     """
 
-    def __init__(self, fd: int, desc: Descriptor, window_bytes: int,
-                 geometry: MapGeometry) -> None:
+    def __init__(self, map_range: MapRange, desc: Descriptor,
+                 window_bytes: int, geometry: MapGeometry) -> None:
         """``window_bytes`` must already be whole granules of ``geometry``."""
-        self.fd = fd
+        self.map_range = map_range
         self.window_bytes = window_bytes
         self.geometry = geometry
         self._desc = desc
-        self._access = (mmap.ACCESS_READ if desc.read_only
-                        else mmap.ACCESS_WRITE)
 
     def map(self, file_start: int, file_end: int) -> Window:
         """Map a window beginning at ``file_start``.
@@ -178,8 +183,7 @@ class WindowMapper:
             span = min(self.window_bytes, file_end - map_offset)
             length = geometry.map_length(map_offset, map_offset + span)
             try:
-                mapping = mmap.mmap(self.fd, length, access=self._access,
-                                    offset=map_offset)
+                mapping = self.map_range(length, map_offset)
             except OSError as exc:
                 if exc.errno != errno.ENOMEM:
                     raise os_error(exc, self._desc, "mmap") from exc

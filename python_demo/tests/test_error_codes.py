@@ -18,7 +18,8 @@ from snakepit_shm.errors import (ERROR_CLASSES, NODE_ERROR_CODES,
                                  BusyError, ForbiddenError,
                                  InvalidDescriptorError, InvalidRegionError,
                                  InvalidRequestError, LimitExceededError,
-                                 LockTimeoutError, NoSpaceError,
+                                 LockTimeoutError, LockUnsupportedError,
+                                 NoSpaceError,
                                  NotFoundError, PlatformError,
                                  ReadOnlyRegionError, RegionBusyError,
                                  RegionUsageError, ShmError,
@@ -37,6 +38,7 @@ LOCAL_CLASSES: Dict[Type[ShmError], Type[ShmError]] = {
     AddressSpaceError: NoSpaceError,
     LockTimeoutError: ShmTimeoutError,
     RegionBusyError: BusyError,
+    LockUnsupportedError: PlatformError,
 }
 
 

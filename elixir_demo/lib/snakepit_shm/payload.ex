@@ -12,9 +12,27 @@ defmodule SnakepitShm.Payload do
   deallocated meanwhile would leave an empty file in the shm dir. The file's size is
   therefore checked after opening: a file too small to hold the payload is not a live
   segment, and one that is empty (so created by this very open) is removed again.
+
+  ## Linux only
+
+  Segments are files only on Linux. On macOS they are POSIX shared-memory objects and on
+  Windows named sections (docs/PLATFORMS.md): the descriptor's `path` names no file, and
+  the BEAM has neither `shm_open` nor `MapViewOfFile`. On any OS other than Linux
+  (`:os.type/0` other than `{:unix, :linux}`) `write/4` and `read/4` therefore touch
+  nothing and return a `:platform_error` whose remediation is to go through the node
+  (`SnakepitShm.write_consistent/5`, `SnakepitShm.read_consistent/5`); see
+  `check_direct_access/1`. Their `os_type:` option stands in for `:os.type/0` (tests).
   """
 
   alias SnakepitShm.Error
+
+  @typedoc "An operating system as `:os.type/0` names it, e.g. `{:unix, :linux}`."
+  @type os_type :: {:unix | :win32, atom()}
+
+  @typedoc "`os_type:` stands in for `:os.type/0` (default: this system)."
+  @type opts :: [os_type: os_type()]
+
+  @direct_access_remediation "use write_consistent/5 and read_consistent/5, which go through the node"
 
   @typedoc "A region descriptor as the node returns it (CONTRACT section 3)."
   @type descriptor :: %{
@@ -31,11 +49,13 @@ defmodule SnakepitShm.Payload do
 
   Returns `:ok`; `{:error, %{code: :invalid_request}}` when the bytes do not fit in the
   payload (nothing is written); `{:error, %{code: :forbidden}}` for a `:read_only`
-  descriptor; `{:error, %{code: :not_found}}` when the segment file is gone.
+  descriptor; `{:error, %{code: :not_found}}` when the segment file is gone;
+  `{:error, %{code: :platform_error}}` on an OS other than Linux (see the module doc).
   """
-  @spec write(descriptor(), integer(), iodata()) :: :ok | {:error, Error.t()}
-  def write(descriptor, offset_in_payload, data) do
+  @spec write(descriptor(), integer(), iodata(), opts()) :: :ok | {:error, Error.t()}
+  def write(descriptor, offset_in_payload, data, opts \\ []) do
     with :ok <- check_descriptor(descriptor),
+         :ok <- check_direct_access(os_type(opts)),
          :ok <- check_writable(descriptor),
          {:ok, length} <- iodata_length(data),
          :ok <- check_bounds(descriptor, offset_in_payload, length) do
@@ -48,12 +68,14 @@ defmodule SnakepitShm.Payload do
   @doc """
   Reads `length` bytes at `offset_in_payload` bytes into the region's payload.
 
-  Returns `{:ok, binary}` of exactly `length` bytes, or an error as for `write/3`
+  Returns `{:ok, binary}` of exactly `length` bytes, or an error as for `write/4`
   (read-only descriptors may be read).
   """
-  @spec read(descriptor(), integer(), integer()) :: {:ok, binary()} | {:error, Error.t()}
-  def read(descriptor, offset_in_payload, length) do
+  @spec read(descriptor(), integer(), integer(), opts()) ::
+          {:ok, binary()} | {:error, Error.t()}
+  def read(descriptor, offset_in_payload, length, opts \\ []) do
     with :ok <- check_descriptor(descriptor),
+         :ok <- check_direct_access(os_type(opts)),
          :ok <- check_length(length),
          :ok <- check_bounds(descriptor, offset_in_payload, length) do
       with_file(descriptor, [:read, :binary, :raw], fn file ->
@@ -61,6 +83,56 @@ defmodule SnakepitShm.Payload do
       end)
     end
   end
+
+  @doc """
+  `:ok` when payloads can be reached through the segment file at the descriptor's `path`
+  on `os_type` (default: this system's `:os.type/0`): on Linux only. Elsewhere
+  `{:error, %SnakepitShm.Error{code: :platform_error}}` saying why, with the remediation
+  to go through the node; `details.os_type` is the OS.
+
+      iex> SnakepitShm.Payload.check_direct_access({:unix, :linux})
+      :ok
+      iex> {:error, error} = SnakepitShm.Payload.check_direct_access({:win32, :nt})
+      iex> {error.code, error.remediation}
+      {:platform_error, "use write_consistent/5 and read_consistent/5, which go through the node"}
+  """
+  @spec check_direct_access(os_type()) :: :ok | {:error, Error.t()}
+  def check_direct_access(os_type \\ :os.type())
+
+  def check_direct_access({:unix, :linux}), do: :ok
+
+  def check_direct_access(os_type) do
+    Error.new(
+      :platform_error,
+      "reading or writing a region's payload directly through its segment file is not " <>
+        "available on #{os_name(os_type)}: #{no_files(os_type)}",
+      @direct_access_remediation,
+      %{os_type: os_type}
+    )
+  end
+
+  @spec os_type(opts()) :: os_type()
+  defp os_type(opts) when is_list(opts), do: Keyword.get_lazy(opts, :os_type, &:os.type/0)
+
+  @spec os_name(term()) :: String.t()
+  defp os_name({:unix, :darwin}), do: "macOS"
+  defp os_name({:win32, _}), do: "Windows"
+  defp os_name({_family, name}) when is_atom(name), do: Atom.to_string(name)
+  defp os_name(other), do: inspect(other)
+
+  @spec no_files(term()) :: String.t()
+  defp no_files({:unix, :darwin}),
+    do:
+      "segments there are POSIX shared-memory objects, not files, so the descriptor's " <>
+        "path does not exist"
+
+  defp no_files({:win32, _}),
+    do:
+      "segments there are named sections (Local\\snk...), not files, so the descriptor's " <>
+        "path does not exist"
+
+  defp no_files(_other),
+    do: "snakepit-shm keeps segments as files on Linux only (docs/PLATFORMS.md)"
 
   @spec read_exactly(:file.io_device(), non_neg_integer(), non_neg_integer()) ::
           {:ok, binary()} | {:error, term()}

@@ -1,7 +1,10 @@
 defmodule SnakepitShm.PayloadTest do
   use ExUnit.Case, async: true
 
+  alias SnakepitShm.Payload
   alias SnakepitShm.TestNode
+
+  doctest SnakepitShm.Payload
 
   setup do
     server = TestNode.server()
@@ -107,6 +110,62 @@ defmodule SnakepitShm.PayloadTest do
        %{server: server} do
     assert {:error, %{code: :invalid_request}} =
              SnakepitShm.with_region(server, 64, [bogus: 1], fn _ -> flunk("called") end)
+  end
+
+  describe "off Linux" do
+    @remediation "use write_consistent/5 and read_consistent/5, which go through the node"
+
+    test "this suite runs where direct file access is available" do
+      assert :os.type() == {:unix, :linux}
+      assert :ok = Payload.check_direct_access()
+      assert :ok = Payload.check_direct_access({:unix, :linux})
+    end
+
+    test "write and read are a :platform_error that touches nothing",
+         %{server: server, region: region} do
+      :ok = SnakepitShm.write(region, 0, "before")
+      before = around_payload(region)
+
+      for {os_type, name} <- [
+            {{:unix, :darwin}, "macOS"},
+            {{:win32, :nt}, "Windows"},
+            {{:unix, :freebsd}, "freebsd"}
+          ] do
+        assert {:error, %SnakepitShm.Error{} = error} =
+                 Payload.write(region, 0, "after", os_type: os_type)
+
+        assert error.code == :platform_error
+        assert error.remediation == @remediation
+        assert error.message =~ "not available on #{name}"
+        assert error.details == %{os_type: os_type}
+
+        assert {:error, ^error} = Payload.read(region, 0, 6, os_type: os_type)
+        # checked before the bounds: the call cannot work there at all
+        assert {:error, %{code: :platform_error}} =
+                 Payload.read(region, 5000, 1, os_type: os_type)
+      end
+
+      assert around_payload(region) == before
+      assert {:ok, "before"} = Payload.read(region, 0, 6, os_type: {:unix, :linux})
+
+      # the remediation works: through the node
+      assert :ok = SnakepitShm.write_consistent(server, region.id, 0, "after")
+      assert {:ok, "after"} = SnakepitShm.read_consistent(server, region.id, 0, 5)
+    end
+
+    test "the messages say why on each system" do
+      assert {:error, mac} = Payload.check_direct_access({:unix, :darwin})
+      assert mac.message =~ "POSIX shared-memory objects, not files"
+      assert {:error, windows} = Payload.check_direct_access({:win32, :nt})
+      assert windows.message =~ "named sections (Local\\snk...), not files"
+      assert {:error, other} = Payload.check_direct_access({:unix, :sunos})
+      assert other.message =~ "on Linux only"
+    end
+
+    test "a malformed descriptor is still :invalid_request" do
+      assert {:error, %{code: :invalid_request}} =
+               Payload.write(%{}, 0, "x", os_type: {:unix, :darwin})
+    end
   end
 
   # The region header before the payload, the payload, and the padding after it.

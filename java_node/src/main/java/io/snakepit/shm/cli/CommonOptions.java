@@ -1,5 +1,7 @@
 package io.snakepit.shm.cli;
 
+import io.snakepit.shm.platform.OsFamily;
+import io.snakepit.shm.platform.PlatformText;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -128,6 +130,19 @@ public final class CommonOptions {
     } catch (IOException e) {
       throw new UsageException(UsageException.ENVIRONMENT, "cannot read --operator-key-file " + file + " ("
           + e.getClass().getSimpleName() + ")");
+    }
+  }
+
+  /**
+   * Fails with status 1 when {@code family} keeps segments elsewhere than in files (macOS,
+   * Windows): {@code what} (e.g. "list --offline") reads segment files, which do not exist
+   * there. {@code instead} says what to do.
+   */
+  static void requireSegmentFiles(OsFamily family, String what, String instead) throws UsageException {
+    String why = PlatformText.segmentsNotFiles(family);
+    if (why != null) {
+      throw new UsageException(UsageException.ENVIRONMENT, what + " reads segment files, but " + why + "; "
+          + instead + " (docs/PLATFORMS.md)");
     }
   }
 

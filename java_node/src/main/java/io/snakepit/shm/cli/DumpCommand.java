@@ -1,5 +1,6 @@
 package io.snakepit.shm.cli;
 
+import io.snakepit.shm.platform.OsFamily;
 import io.snakepit.shm.platform.Platforms;
 import io.snakepit.shm.segment.RegionHeaderLayout;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * {@code snakepit-shm dump ID}: a range of a region's payload as hex and printable text.
@@ -39,7 +41,8 @@ final class DumpCommand {
       """
       Prints a range of a region's payload as hex and printable text (non-printable bytes as
       '.'). The bytes are read from the segment file itself, without taking the region's write
-      lock: a writer active at the same time may show half-written data.""",
+      lock: a writer active at the same time may show half-written data. Linux only: on macOS
+      and Windows segments are not files.""",
       CommonOptions.nodeFlags(OFFSET, LENGTH, TENANT, CommonOptions.OPERATOR_KEY_FILE, OFFLINE,
           CommonOptions.SHM_DIR), 1, 1,
       """
@@ -54,10 +57,21 @@ final class DumpCommand {
       boolean sensitive, boolean mustBeLive) {}
 
   static int run(List<String> args, PrintStream out) throws UsageException {
+    return run(args, out, Platforms::currentFamily);
+  }
+
+  /**
+   * {@link #run(List, PrintStream)} with the OS family chosen by {@code os} (tests inject
+   * one), asked before anything else: the bytes are read from the segment file, which
+   * exists on Linux only.
+   */
+  static int run(List<String> args, PrintStream out, Supplier<OsFamily> os) throws UsageException {
     CommandLine line = CommandLine.parseOrHelp(SPEC, args, out);
     if (line == null) {
       return 0;
     }
+    CommonOptions.requireSegmentFiles(os.get(), "dump", "read the region through the node instead ({:read, id,"
+        + " offset, length, opts}, e.g. SnakepitShm.read_consistent)");
     CommonOptions common = new CommonOptions(line);
     String id = ShowCommand.regionId(line.positional().get(0));
     long offset = line.longValue(OFFSET.name(), 0, 0, Long.MAX_VALUE);

@@ -1,5 +1,8 @@
 package io.snakepit.shm.cli;
 
+import io.snakepit.shm.platform.OsFamily;
+import io.snakepit.shm.platform.PlatformText;
+import io.snakepit.shm.platform.Platforms;
 import io.snakepit.shm.segment.ShmDirGuard;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -7,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * {@code snakepit-shm health}: the node's health ({@code :health}), with {@code --deep} the
@@ -22,9 +26,10 @@ final class HealthCommand {
   static final int UNKNOWN = UsageException.NODE_UNREACHABLE;
 
   static final Flag DEEP = new Flag("--deep", null, "off", "also check the node's regions and segments against "
-      + "their headers in the segment files, and the shm dir for files the node does not know");
+      + "their headers in the segment files, and the shm dir for files the node does not know (Linux only)");
   static final Flag OFFLINE = new Flag("--offline", null, "ask the node", "check the segment files in --shm-dir "
-      + "without a node: live and dead managers, files without a valid header, corrupt region headers, free space");
+      + "without a node: live and dead managers, files without a valid header, corrupt region headers, free space"
+      + " (Linux only)");
   static final Flag SHM_DIR = new Flag("--shm-dir", "DIR", "/dev/shm with --offline; the node's own with --deep",
       "directory of segment files");
 
@@ -46,15 +51,41 @@ final class HealthCommand {
   private HealthCommand() {}
 
   static int run(List<String> args, PrintStream out) throws UsageException {
+    return run(args, out, Platforms::currentFamily);
+  }
+
+  /**
+   * {@link #run(List, PrintStream)}; {@code os} (tests inject one) is asked only with
+   * --offline or --deep, which read segment files, before anything else is done.
+   */
+  static int run(List<String> args, PrintStream out, Supplier<OsFamily> os) throws UsageException {
     CommandLine line = CommandLine.parseOrHelp(SPEC, args, out);
     if (line == null) {
       return 0;
     }
     CommonOptions common = new CommonOptions(line);
     if (line.has(OFFLINE.name())) {
+      OsFamily family = os.get();
       line.refuse(CommonOptions.OPERATOR_KEY_FILE.name(), true, "needs a node (drop --offline)");
+      String why = PlatformText.segmentsNotFiles(family);
+      if (why != null) {
+        // the health of segments that cannot be read is unknown, not "ok, no segments"
+        String message = "health --offline reads segment files, but " + why + "; ask the running node instead"
+            + " (drop --offline; docs/PLATFORMS.md)";
+        if (common.json()) {
+          Map<String, Object> doc = new LinkedHashMap<>();
+          doc.put("status", "unknown");
+          doc.put("offline", true);
+          doc.put("error", message);
+          out.println(Json.write(doc));
+        }
+        throw new UsageException(UNKNOWN, message);
+      }
       Path dir = line.path(SHM_DIR.name(), NodeOptions.DEFAULT_SHM_DIR);
       return OfflineHealth.run(dir, common.json(), out);
+    }
+    if (line.has(DEEP.name())) {
+      CommonOptions.requireSegmentFiles(os.get(), "health --deep", "run health without --deep");
     }
     try {
       return online(line, common, out);

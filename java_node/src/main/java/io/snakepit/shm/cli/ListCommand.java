@@ -1,5 +1,6 @@
 package io.snakepit.shm.cli;
 
+import io.snakepit.shm.platform.OsFamily;
 import io.snakepit.shm.platform.Platforms;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -8,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * {@code snakepit-shm list}: the regions a node holds ({@code {:list, filter}}), or with
@@ -31,7 +33,8 @@ final class ListCommand {
       label, age and last access. A caller sees only regions without a tenant, or those of
       --tenant; with --operator-key-file it sees every tenant's. With --offline it reads the
       region headers in the segment files instead (id, generation, size, offset, state,
-      segment, and the owning manager and whether it is alive) and needs no node.""",
+      segment, and the owning manager and whether it is alive) and needs no node; --offline
+      works on Linux only, where segments are files.""",
       CommonOptions.nodeFlags(SESSION, TENANT, LABEL, LIMIT, CommonOptions.OPERATOR_KEY_FILE, OFFLINE,
           CommonOptions.SHM_DIR), 0, 0,
       """
@@ -43,6 +46,14 @@ final class ListCommand {
   private ListCommand() {}
 
   static int run(List<String> args, PrintStream out) throws UsageException {
+    return run(args, out, Platforms::currentFamily);
+  }
+
+  /**
+   * {@link #run(List, PrintStream)}; {@code os} (tests inject one) is asked only with
+   * --offline, which reads the shm dir, before anything there.
+   */
+  static int run(List<String> args, PrintStream out, Supplier<OsFamily> os) throws UsageException {
     CommandLine line = CommandLine.parseOrHelp(SPEC, args, out);
     if (line == null) {
       return 0;
@@ -50,11 +61,13 @@ final class ListCommand {
     CommonOptions common = new CommonOptions(line);
     long limit = line.longValue(LIMIT.name(), DEFAULT_LIMIT, 1, MAX_LIMIT);
     if (line.has(OFFLINE.name())) {
+      OsFamily family = os.get();
       for (Flag f : List.of(SESSION, TENANT, LABEL, CommonOptions.OPERATOR_KEY_FILE)) {
         line.refuse(f.name(), true, "needs a node: segment headers carry no " + f.name().substring(2)
             + " (drop --offline)");
       }
-      return offline(common, limit, out);
+      CommonOptions.requireSegmentFiles(family, "list --offline", "ask the running node instead (drop --offline)");
+      return offline(common, limit, out, family);
     }
     Map<String, Object> filter = new LinkedHashMap<>();
     filter.put("session", line.value(SESSION.name(), null));
@@ -117,12 +130,13 @@ final class ListCommand {
     return holders.size() > 1 ? s + " +" + (holders.size() - 1) : s;
   }
 
-  private static int offline(CommonOptions common, long limit, PrintStream out) throws UsageException {
+  private static int offline(CommonOptions common, long limit, PrintStream out, OsFamily family)
+      throws UsageException {
     Path dir = common.shmDir();
     if (!Files.isDirectory(dir)) {
       throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " does not exist or is not a directory");
     }
-    ShmDirScan.Result scan = new ShmDirScan(Platforms.forCurrentOs(), dir).scan(true,
+    ShmDirScan.Result scan = new ShmDirScan(Platforms.forFamily(family), dir).scan(true,
         Progress.onTerminal("read"));
     List<ShmDirScan.Region> shown = new ArrayList<>();
     int freed = 0;

@@ -60,7 +60,7 @@ public final class Main {
       return args.isEmpty() ? UsageException.BAD_ARGUMENTS : 0;
     }
     return switch (args.get(0)) {
-      case "node" -> NodeCommand.run(NodeOptions.parse(args.subList(1, args.size())));
+      case "node" -> NodeCommand.run(args.subList(1, args.size()));
       case "sweep" -> SweepCommand.run(args.subList(1, args.size()), System.out);
       case "list" -> ListCommand.run(args.subList(1, args.size()), System.out);
       case "show" -> ShowCommand.run(args.subList(1, args.size()), System.out);

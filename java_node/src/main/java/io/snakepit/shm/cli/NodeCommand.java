@@ -4,14 +4,18 @@ import com.ericsson.otp.erlang.OtpEpmd;
 import com.ericsson.otp.erlang.OtpPeer;
 import io.snakepit.shm.node.HostIdentity;
 import io.snakepit.shm.node.ShmNode;
-import io.snakepit.shm.platform.Platforms;
+import io.snakepit.shm.platform.OsFamily;
 import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.PlatformFeature;
+import io.snakepit.shm.platform.PlatformText;
+import io.snakepit.shm.platform.Platforms;
 import io.snakepit.shm.platform.SharedMemoryPlatform;
 import io.snakepit.shm.registry.AuditLog;
 import io.snakepit.shm.registry.OperatorKey;
 import io.snakepit.shm.registry.ShmConfig;
 import io.snakepit.shm.registry.ShmException;
 import io.snakepit.shm.segment.ManagerInstance;
+import io.snakepit.shm.segment.PrivatePaths;
 import io.snakepit.shm.segment.SegmentStore;
 import io.snakepit.shm.segment.ShmDirGuard;
 import java.io.IOException;
@@ -23,6 +27,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.LinkOption;
 import java.security.SecureRandom;
+import java.util.List;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -39,20 +45,35 @@ public final class NodeCommand {
 
   private NodeCommand() {}
 
-  public static int run(NodeOptions o) throws UsageException, InterruptedException {
+  /**
+   * Runs {@code snakepit-shm node} with the arguments after {@code node}. The platform is
+   * selected first: on an unsupported OS or CPU its one-line error comes before any other
+   * check (arguments, cookie, shm dir, epmd).
+   */
+  public static int run(List<String> args) throws UsageException, InterruptedException {
+    return run(args, Platforms::currentFamily);
+  }
+
+  /** {@link #run(List)} with the OS family chosen by {@code os} (tests inject one). */
+  static int run(List<String> args, Supplier<OsFamily> os) throws UsageException, InterruptedException {
+    OsFamily family = os.get();
+    NodeOptions o = NodeOptions.parse(args, family);
     if (o.help()) {
       System.out.print(NodeOptions.USAGE);
       return 0;
     }
+    return run(o, Platforms.forFamily(family));
+  }
+
+  private static int run(NodeOptions o, SharedMemoryPlatform platform) throws UsageException, InterruptedException {
     String cookie = cookie(o);
     String fullName = o.name().contains("@") ? o.name() : o.name() + "@" + shortHostName();
-    checkShmDir(o.shmDir());
+    prepareShmDir(o, platform.family());
     OperatorKey operatorKey = operatorKey(o.operatorKeyFile());
     HostIdentity host = hostIdentity(o.hostId());
     checkEpmd();
     checkNameFree(fullName);
 
-    SharedMemoryPlatform platform = Platforms.forCurrentOs();
     long pid = platform.currentPid();
     ManagerInstance instance = new ManagerInstance(fullName, pid, platform.processStartTicks(pid),
         new SecureRandom().nextLong(), platform.bootId());
@@ -61,7 +82,8 @@ public final class NodeCommand {
       config = ConfigSources.resolve(platform.statFs(o.shmDir()).totalBytes(), o.configFile(), System.getenv(),
           o.sets());
     } catch (PlatformException e) {
-      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + o.shmDir() + ": " + e.getMessage());
+      throw new UsageException(UsageException.ENVIRONMENT, PlatformText.dirNoun(platform.family()) + " "
+          + o.shmDir() + ": " + e.getMessage());
     }
     AuditLog audit = auditLog(o.auditLog() != null ? o.auditLog()
         : System.getenv("SNAKEPIT_SHM_AUDIT_LOG") == null || System.getenv("SNAKEPIT_SHM_AUDIT_LOG").isBlank() ? null
@@ -76,8 +98,14 @@ public final class NodeCommand {
     node.setOperatorKey(operatorKey);
     node.setAuditLog(audit);
     node.setHostIdentity(host);
-    Signal.handle(new Signal("TERM"), s -> node.requestShutdown());
-    Signal.handle(new Signal("INT"), s -> node.requestShutdown());
+    for (String signal : new String[] {"TERM", "INT"}) {
+      try {
+        Signal.handle(new Signal(signal), s -> node.requestShutdown());
+      } catch (IllegalArgumentException e) {
+        // a JVM that keeps the signal for itself: the shutdown hook below still stops the node
+        LOG.debug("no handler for SIG{}: {}", signal, e.getMessage());
+      }
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       node.requestShutdown();
       try {
@@ -95,8 +123,8 @@ public final class NodeCommand {
     if (o.exitOnStdinEof()) {
       watchStdin(node);
     }
-    LOG.info("serving as {} (shm dir {}, pid {}, host id {} ({}))", fullName, o.shmDir(), pid, host.id(),
-        host.source());
+    LOG.info("serving as {} ({} {}, pid {}, host id {} ({}))", fullName, PlatformText.dirNoun(platform.family()),
+        o.shmDir(), pid, host.id(), host.source());
     System.out.println("ready " + fullName);
     System.out.flush();
     while (!node.awaitShutdown(Long.MAX_VALUE)) {
@@ -150,13 +178,31 @@ public final class NodeCommand {
     }
   }
 
-  private static void checkShmDir(Path dir) throws UsageException {
-    String problem = ShmDirGuard.dirProblem(dir);
+  /**
+   * Makes sure the shm dir can be used on {@code family}. On macOS and Windows, where it is
+   * the node's private state directory, the default one is created (owner-only) when
+   * missing; a directory given with --shm-dir never is. Then {@link ShmDirGuard#dirProblem}
+   * and writability are checked.
+   */
+  static void prepareShmDir(NodeOptions o, OsFamily family) throws UsageException {
+    Path dir = o.shmDir();
+    if (o.shmDirIsDefault() && !family.features().contains(PlatformFeature.SEGMENT_DIRECTORY)) {
+      try {
+        if (PrivatePaths.createDirectoryIfMissing(dir)) {
+          LOG.info("created the private state dir {}", dir);
+        }
+      } catch (IOException | UnsupportedOperationException e) {
+        throw new UsageException(UsageException.ENVIRONMENT, "cannot create the state dir " + dir + " (" + e
+            + "); pass --shm-dir with a private directory of yours");
+      }
+    }
+    String problem = ShmDirGuard.dirProblem(dir, family);
     if (problem != null) {
       throw new UsageException(UsageException.ENVIRONMENT, problem);
     }
     if (!Files.isWritable(dir)) {
-      throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " is not writable by this user");
+      throw new UsageException(UsageException.ENVIRONMENT, PlatformText.dirNoun(family) + " " + dir
+          + " is not writable by this user");
     }
   }
 
@@ -177,6 +223,11 @@ public final class NodeCommand {
       if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
         throw new UsageException(UsageException.ENVIRONMENT, what + " is not a regular file (symbolic links are "
             + "refused)");
+      }
+      if (!file.getFileSystem().supportedFileAttributeViews().contains("unix")) {
+        throw new UsageException(UsageException.ENVIRONMENT, what + ": operator key files need POSIX permissions to"
+            + " check that only you can read them, which this system does not have (Windows: not supported yet,"
+            + " docs/PLATFORMS.md)");
       }
       int mode = (Integer) Files.getAttribute(file, "unix:mode", LinkOption.NOFOLLOW_LINKS);
       long uid = ((Integer) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS)) & 0xFFFFFFFFL;

@@ -1,5 +1,7 @@
 package io.snakepit.shm.cli;
 
+import io.snakepit.shm.platform.OsFamily;
+import io.snakepit.shm.platform.Platforms;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -10,7 +12,8 @@ import java.util.List;
  * @param name            node name, with or without {@code @host}
  * @param cookie          cookie given on the command line, or null
  * @param cookieFile      file to read the cookie from, or null
- * @param shmDir          where segments live
+ * @param shmDir          where segments live (Linux), or the node's private state directory
+ *                        (macOS, Windows: segments are not files there; docs/PLATFORMS.md)
  * @param configFile      configuration file, or null
  * @param exitOnStdinEof  exit when stdin closes
  * @param operatorKeyFile file holding the operator key (SECURITY.md), or null for no operators
@@ -18,12 +21,17 @@ import java.util.List;
  * @param sets            {@code KEY=VALUE} configuration flags, in order
  * @param help            print usage and exit
  * @param hostId          host id override (docs/SCALE_OUT.md), or null for $SNAKEPIT_SHM_HOST_ID or the derived one
+ * @param shmDirIsDefault true when {@code --shm-dir} was not given and {@code shmDir} is the OS family's default
  */
 public record NodeOptions(String name, String cookie, Path cookieFile, Path shmDir, Path configFile,
-    boolean exitOnStdinEof, boolean help, Path operatorKeyFile, Path auditLog, List<String> sets, String hostId) {
+    boolean exitOnStdinEof, boolean help, Path operatorKeyFile, Path auditLog, List<String> sets, String hostId,
+    boolean shmDirIsDefault) {
 
   public static final String DEFAULT_NAME = "snakepit_shm";
+  /** The shm dir on Linux. */
   public static final Path DEFAULT_SHM_DIR = Path.of("/dev/shm");
+  /** The default state dir on macOS and Windows is this prefix plus the user name, in java.io.tmpdir. */
+  public static final String STATE_DIR_PREFIX = "snakepit-shm-";
 
   public static final String USAGE = String.join("\n",
       "usage: snakepit-shm node [options]",
@@ -35,7 +43,10 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       "  --name NAME           node name, NAME or NAME@HOST (default: snakepit_shm@<short hostname>)",
       "  --cookie COOKIE       distribution cookie (default: contents of ~/.erlang.cookie)",
       "  --cookie-file FILE    read the cookie from FILE (default: ~/.erlang.cookie)",
-      "  --shm-dir DIR         directory of segments, a tmpfs or hugetlbfs (default: /dev/shm)",
+      "  --shm-dir DIR         Linux: directory of segments, a tmpfs or hugetlbfs (default: /dev/shm).",
+      "                        macOS, Windows: segments are not files; DIR is the node's private state",
+      "                        directory (default: <java.io.tmpdir>/snakepit-shm-<user>, created",
+      "                        owner-only when missing; docs/PLATFORMS.md)",
       "  --config FILE         configuration file, 'key = value' lines (default: none)",
       "  --set KEY=VALUE       one configuration value; repeatable; wins over SNAKEPIT_SHM_<KEY>",
       "                        environment variables, which win over --config (default: none)",
@@ -52,12 +63,39 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
       "  --help                print this help",
       "");
 
-  /** Parses the arguments after {@code node}. */
+  /** Parses the arguments after {@code node}, with the defaults of the OS this JVM runs on. */
   public static NodeOptions parse(List<String> args) throws UsageException {
+    return parse(args, Platforms.currentFamily());
+  }
+
+  /** Parses the arguments after {@code node}, with the defaults of {@code family}. */
+  public static NodeOptions parse(List<String> args, OsFamily family) throws UsageException {
+    return parse(args, defaultShmDir(family, System.getProperty("java.io.tmpdir"), System.getProperty("user.name")));
+  }
+
+  /**
+   * The default shm dir of {@code family}: {@code /dev/shm} on Linux; on macOS and Windows,
+   * where segments are not files, the private state directory
+   * {@code <tmpDir>/snakepit-shm-<user>} (the user name with every character other than
+   * letters, digits, '.', '_' and '-' replaced by '_').
+   */
+  public static Path defaultShmDir(OsFamily family, String tmpDir, String userName) {
+    if (family == OsFamily.LINUX) {
+      return DEFAULT_SHM_DIR;
+    }
+    String user = userName == null ? "" : userName.replaceAll("[^A-Za-z0-9._-]", "_");
+    if (user.isEmpty()) {
+      user = "user";
+    }
+    return Path.of(tmpDir == null || tmpDir.isEmpty() ? "." : tmpDir).resolve(STATE_DIR_PREFIX + user);
+  }
+
+  /** Parses the arguments after {@code node}; {@code defaultShmDir} applies when --shm-dir is not given. */
+  static NodeOptions parse(List<String> args, Path defaultShmDir) throws UsageException {
     String name = DEFAULT_NAME;
     String cookie = null;
     Path cookieFile = null;
-    Path shmDir = DEFAULT_SHM_DIR;
+    Path shmDir = null;
     Path config = null;
     boolean exitOnEof = false;
     boolean help = false;
@@ -107,8 +145,9 @@ public record NodeOptions(String name, String cookie, Path cookieFile, Path shmD
         throw new UsageException(UsageException.BAD_ARGUMENTS, "--host-id: " + e.getMessage());
       }
     }
-    return new NodeOptions(name, cookie, cookieFile, shmDir, config, exitOnEof, help, operatorKeyFile, auditLog,
-        List.copyOf(sets), hostId);
+    boolean isDefault = shmDir == null;
+    return new NodeOptions(name, cookie, cookieFile, isDefault ? defaultShmDir : shmDir, config, exitOnEof, help,
+        operatorKeyFile, auditLog, List.copyOf(sets), hostId, isDefault);
   }
 
   private static String value(List<String> args, int i, String flag, String inline) throws UsageException {

@@ -5,7 +5,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,7 +53,7 @@ final class ReportCommand {
       try {
         if (!Files.exists(html)) {
           // tenant and session names are in it: readable by this user only, like the segments
-          Files.createFile(html, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+          io.snakepit.shm.segment.PrivatePaths.createFile(html);
         }
         Files.writeString(html, page, StandardCharsets.UTF_8);
       } catch (IOException e) {

@@ -1,5 +1,7 @@
 package io.snakepit.shm.cli;
 
+import io.snakepit.shm.platform.OsFamily;
+import io.snakepit.shm.platform.PlatformText;
 import io.snakepit.shm.platform.Platforms;
 import io.snakepit.shm.platform.SharedMemoryPlatform;
 import io.snakepit.shm.segment.ManagerInstance;
@@ -10,12 +12,14 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * {@code snakepit-shm sweep}: the stale sweep of OPERATIONS.md run offline, without a
  * node: reports (and with {@code --reclaim} removes) the segments of dead managers in a
  * shm dir. A dry run unless told; segments of live managers are never touched. On a
- * terminal it shows progress over many segments.
+ * terminal it shows progress over many segments. Linux only: on macOS and Windows segments
+ * are not files and cannot be listed, which the command says (docs/PLATFORMS.md).
  */
 public final class SweepCommand {
   static final Flag RECLAIM = new Flag("--reclaim", null, "dry run", "remove what a dry run would report");
@@ -26,7 +30,8 @@ public final class SweepCommand {
       Finds segments left by dead managers (another boot, no such process, or a reused pid)
       and reports them; with --reclaim zeroes and removes them. Segments of live managers and
       files without a valid header that may still be being created are never touched. Needs
-      no node; safe while nodes run.""",
+      no node; safe while nodes run. Linux only: on macOS and Windows segments are not files
+      and cannot be listed (docs/PLATFORMS.md).""",
       List.of(SHM_DIR, RECLAIM, CommonOptions.JSON, CommonOptions.HELP), 0, 0,
       """
       examples:
@@ -36,16 +41,31 @@ public final class SweepCommand {
   private SweepCommand() {}
 
   public static int run(List<String> args, PrintStream out) throws UsageException {
+    return run(args, out, Platforms::currentFamily);
+  }
+
+  /**
+   * {@link #run(List, PrintStream)} with the OS family chosen by {@code os} (tests inject
+   * one). The platform is selected first, so an unsupported OS or CPU gets its one-line
+   * error before anything else; where segments cannot be listed (macOS, Windows) the sweep
+   * says so and exits with status 1 instead of reporting "0 scanned".
+   */
+  static int run(List<String> args, PrintStream out, Supplier<OsFamily> os) throws UsageException {
+    OsFamily family = os.get();
     CommandLine line = CommandLine.parseOrHelp(SPEC, args, out);
     if (line == null) {
       return 0;
+    }
+    String unavailable = PlatformText.segmentListingUnavailable(family);
+    if (unavailable != null) {
+      throw new UsageException(UsageException.ENVIRONMENT, "sweep: " + unavailable);
     }
     Path dir = line.path(SHM_DIR.name(), NodeOptions.DEFAULT_SHM_DIR);
     boolean reclaim = line.has(RECLAIM.name());
     if (!Files.isDirectory(dir)) {
       throw new UsageException(UsageException.ENVIRONMENT, "shm dir " + dir + " does not exist or is not a directory");
     }
-    SharedMemoryPlatform platform = Platforms.forCurrentOs();
+    SharedMemoryPlatform platform = Platforms.forFamily(family);
     long pid = platform.currentPid();
     // this process owns no segment: an instance that matches none
     ManagerInstance self = new ManagerInstance("snakepit-shm-sweep", pid, platform.processStartTicks(pid), 0,

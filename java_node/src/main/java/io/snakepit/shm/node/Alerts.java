@@ -133,13 +133,10 @@ final class Alerts {
       if (fs.totalBytes() > 0) {
         double pct = 100.0 * (fs.totalBytes() - fs.availableBytes()) / fs.totalBytes();
         if (pct >= threshold) {
-          long grow = Math.max(fs.totalBytes() / 2, 64 * MIB);
+          io.snakepit.shm.platform.OsFamily family = platform.family();
           out.put("capacity.shm_dir", new Alert("capacity.shm_dir", pct >= 99 ? "critical" : "warning", pct,
-              threshold, String.format("the shm dir %s is %.1f%% full (%d MiB free of %d MiB)", shmDir, pct,
-                  fs.availableBytes() / MIB, fs.totalBytes() / MIB),
-              "Grow it by about " + grow / MIB + " MiB (mount -o remount,size=" + (fs.totalBytes() + grow) / MIB
-                  + "m " + shmDir + "; in a container raise --shm-size), or free regions (report lists the "
-                  + "largest holders).", nowMs));
+              threshold, io.snakepit.shm.platform.PlatformText.capacityAlertMessage(family, shmDir, pct, fs),
+              io.snakepit.shm.platform.PlatformText.capacityAlertAdvice(family, shmDir, fs), nowMs));
         }
       }
     } catch (PlatformException e) {

@@ -319,8 +319,8 @@ final class Reports {
       SharedMemoryPlatform.FsStat fs = platform.statFs(shmDir);
       long limit = registry.config().maxTotalBytes();
       double used = limit == 0 ? 0 : (double) registry.bytesInUse() / limit;
-      checks.add(check("shm_dir", "ok", shmDir + ": " + (fs.availableBytes() >> 20) + " MiB free of "
-          + (fs.totalBytes() >> 20) + " MiB"));
+      checks.add(check("shm_dir", "ok", io.snakepit.shm.platform.PlatformText.capacityDetail(platform.family(),
+          shmDir, fs)));
       String capacity = used >= 0.9 ? "degraded" : "ok";
       checks.add(check("capacity", capacity, String.format("%.1f%% of max_total_bytes in use", used * 100)));
       if (capacity.equals("degraded")) {
@@ -385,6 +385,7 @@ final class Reports {
     m.put("own_segments", (long) r.own());
     m.put("without_header", (long) r.unreadable());
     m.put("duration_ms", r.durationMs());
+    m.put("available", r.listed());
     return m;
   }
 

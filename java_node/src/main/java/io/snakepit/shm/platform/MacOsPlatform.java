@@ -357,6 +357,11 @@ public final class MacOsPlatform implements SharedMemoryPlatform {
   }
 
   @Override
+  public OsFamily family() {
+    return OsFamily.MACOS;
+  }
+
+  @Override
   public Set<PlatformFeature> features() {
     return OsFamily.MACOS.features();
   }

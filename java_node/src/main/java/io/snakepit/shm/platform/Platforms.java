@@ -18,9 +18,29 @@ public final class Platforms {
     return forOs(System.getProperty("os.name"), System.getProperty("os.arch"));
   }
 
+  /**
+   * The family of the operating system this JVM runs on, without constructing (or binding
+   * the native library of) its platform: what a command checks first, so that an
+   * unsupported OS or CPU gets its one-line error before anything else happens.
+   *
+   * @throws UnsupportedPlatformException on any other operating system or CPU
+   */
+  public static OsFamily currentFamily() {
+    return select(System.getProperty("os.name"), System.getProperty("os.arch"));
+  }
+
   /** {@link #forCurrentOs()} for the given {@code os.name} and {@code os.arch} values. */
   static SharedMemoryPlatform forOs(String osName, String osArch) {
-    return switch (select(osName, osArch)) {
+    return forFamily(select(osName, osArch));
+  }
+
+  /**
+   * The platform of {@code family}, constructed (which binds its native library).
+   *
+   * @throws UnsupportedPlatformException when {@code family} is not the OS this JVM runs on
+   */
+  public static SharedMemoryPlatform forFamily(OsFamily family) {
+    return switch (family) {
       case LINUX -> new LinuxPlatform();
       case MACOS -> new MacOsPlatform();
       case WINDOWS -> new WindowsPlatform(WindowsNamespace.LOCAL);
@@ -33,7 +53,7 @@ public final class Platforms {
    * @throws UnsupportedPlatformException for an operating system or CPU without one; the
    *     message says what is supported and what to do
    */
-  static OsFamily select(String osName, String osArch) {
+  public static OsFamily select(String osName, String osArch) {
     OsFamily family = OsFamily.fromOsName(osName);
     if (family == null) {
       throw new UnsupportedPlatformException("no shared-memory platform for " + osName + " (" + osArch

@@ -100,11 +100,19 @@ public interface SharedMemoryPlatform {
   byte[] bootId();
 
   /**
-   * What this platform can do ({@link PlatformFeature}). The default, every feature, is
-   * Linux's; macOS and Windows return less.
+   * The operating system this platform is for; the layers above word their messages by it
+   * ({@link PlatformText}). The default is Linux.
+   */
+  default OsFamily family() {
+    return OsFamily.LINUX;
+  }
+
+  /**
+   * What this platform can do ({@link PlatformFeature}). The default is its
+   * {@link #family()}'s: every feature on Linux; macOS and Windows return less.
    */
   default Set<PlatformFeature> features() {
-    return OsFamily.LINUX.features();
+    return family().features();
   }
 
   /** Facts from fstat(2). */

@@ -458,6 +458,11 @@ public final class WindowsPlatform implements SharedMemoryPlatform {
   }
 
   @Override
+  public OsFamily family() {
+    return OsFamily.WINDOWS;
+  }
+
+  @Override
   public Set<PlatformFeature> features() {
     return OsFamily.WINDOWS.features();
   }

@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,10 +36,13 @@ public final class AuditLog implements AutoCloseable {
     this.out = out;
   }
 
-  /** Opens (creating with mode 0600, or appending to) {@code file}. */
+  /**
+   * Opens {@code file} for appending, creating it first for its owner only (mode 0600, or
+   * an owner-only ACL where there are no POSIX modes).
+   */
   public static AuditLog open(Path file) throws IOException {
     if (!Files.exists(file)) {
-      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      io.snakepit.shm.segment.PrivatePaths.createFile(file);
     }
     return new AuditLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND,
         StandardOpenOption.WRITE));

@@ -1,6 +1,7 @@
 package io.snakepit.shm.registry;
 
 import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.SharedMemoryPlatform;
 import io.snakepit.shm.segment.RegionHeaderLayout;
 import io.snakepit.shm.segment.Segment;
 import io.snakepit.shm.segment.SegmentHeaderLayout;
@@ -1058,7 +1059,7 @@ public final class RegionRegistry {
    */
   public List<String> checkShmDir(int budget, long nowMs) {
     List<String> now = new ArrayList<>();
-    String dir = io.snakepit.shm.segment.ShmDirGuard.dirProblem(store.shmDir());
+    String dir = io.snakepit.shm.segment.ShmDirGuard.dirProblem(store.shmDir(), store.platform().family());
     if (dir != null) {
       now.add(dir);
     }
@@ -1123,17 +1124,16 @@ public final class RegionRegistry {
 
   private ShmException platformError(PlatformException e, long requested) {
     if (e.isNoSpace()) {
-      String dir = store.shmDir().toString();
-      String sizes = "";
+      io.snakepit.shm.platform.OsFamily family = store.platform().family();
+      SharedMemoryPlatform.FsStat fs = null;
       try {
-        var fs = store.platform().statFs(store.shmDir());
-        sizes = " (size " + (fs.totalBytes() >> 20) + " MiB, " + (fs.availableBytes() >> 20) + " MiB free)";
+        fs = store.platform().statFs(store.shmDir());
       } catch (PlatformException ignored) {
         // the sizes are a courtesy
       }
-      return ShmException.of(ErrorCode.NO_SPACE, "the shm dir " + dir + sizes + " cannot back " + requested
-          + " more bytes", "Free regions, or give " + dir + " more room (mount -o remount,size=N " + dir
-          + "); in a container raise --shm-size (Docker's default /dev/shm is 64 MB).")
+      return ShmException.of(ErrorCode.NO_SPACE,
+          io.snakepit.shm.platform.PlatformText.noSpaceMessage(family, store.shmDir(), fs, requested),
+          io.snakepit.shm.platform.PlatformText.noSpaceRemediation(family, store.shmDir()))
           .with("requested", requested).with("errno", (long) e.errno()).with("call", e.call());
     }
     return ShmException.of(ErrorCode.PLATFORM_ERROR, e.getMessage(), "Check the shm dir and the node's log.")

@@ -1,5 +1,6 @@
 package io.snakepit.shm.segment;
 
+import io.snakepit.shm.platform.OsFamily;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -14,28 +15,65 @@ import java.util.Map;
  * segment file still exists with mode 0600 and this user as owner. The node checks the
  * dir at start (refusing to start) and again periodically (reporting security events).
  *
+ * <p>On macOS and Windows segments are not files: the directory is a private state
+ * directory of the node (docs/PLATFORMS.md), so it must be a real directory of this user
+ * that group and others cannot write (where the file system has POSIX modes; on Windows
+ * only existence is checked here, the node creates its default state dir owner-only).
+ *
  * <p>Thread-safety: stateless; safe from any thread.
  */
 public final class ShmDirGuard {
   private static final int OTHERS_WRITE = 0002;
+  private static final int GROUP_OR_OTHERS_WRITE = 0022;
   private static final int STICKY = 01000;
   private static final int PERMISSION_BITS = 07777;
   private static final int SEGMENT_MODE = 0600;
 
   private ShmDirGuard() {}
 
-  /** What is wrong with {@code dir}, with the remedy, or null when it is safe to use. */
+  /** What is wrong with the Linux shm dir {@code dir}, with the remedy, or null when it is safe to use. */
   public static String dirProblem(Path dir) {
+    return dirProblem(dir, OsFamily.LINUX);
+  }
+
+  /**
+   * What is wrong with {@code dir} as the shm dir of a node on {@code family}, with the
+   * remedy, or null when it is safe to use. Linux: a real directory, not world-writable
+   * unless sticky (it is shared, like /dev/shm). macOS and Windows: a real directory; where
+   * POSIX modes exist also owned by this user and not writable by group or others.
+   */
+  public static String dirProblem(Path dir, OsFamily family) {
+    String noun = family == OsFamily.LINUX ? "shm dir " : "state dir ";
     if (Files.isSymbolicLink(dir)) {
-      return "shm dir " + dir + " is a symbolic link; name the real directory";
+      return noun + dir + " is a symbolic link; name the real directory";
     }
     if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-      return "shm dir " + dir + " does not exist or is not a directory";
+      return noun + dir + " does not exist or is not a directory";
     }
     Integer mode = mode(dir);
+    if (family != OsFamily.LINUX) {
+      return stateDirProblem(dir, mode);
+    }
     if (mode != null && (mode & OTHERS_WRITE) != 0 && (mode & STICKY) == 0) {
       return "shm dir " + dir + " is world-writable without the sticky bit (mode "
           + Integer.toOctalString(mode & PERMISSION_BITS) + "); run chmod +t " + dir + " or use another directory";
+    }
+    return null;
+  }
+
+  private static String stateDirProblem(Path dir, Integer mode) {
+    if (mode == null) {
+      return null; // no POSIX modes (Windows): nothing more to compare
+    }
+    if ((mode & GROUP_OR_OTHERS_WRITE) != 0) {
+      return "state dir " + dir + " can be written by group or others (mode "
+          + Integer.toOctalString(mode & PERMISSION_BITS) + "); run chmod 700 " + dir + " or use another directory";
+    }
+    long own = ownUid();
+    Long uid = uid(dir);
+    if (own >= 0 && uid != null && uid != own) {
+      return "state dir " + dir + " belongs to uid " + uid + ", not to this user (" + own
+          + "); use a directory of your own";
     }
     return null;
   }
@@ -67,13 +105,39 @@ public final class ShmDirGuard {
     return null;
   }
 
-  /** This process's user id (the owner its segment files get), or -1 when unknown. */
+  /**
+   * This process's user id (the owner its segment files get), or -1 when unknown (Windows).
+   * Linux: the owner of /proc/self; elsewhere (macOS has no /proc) {@link #uidFromJdk()}.
+   */
   public static long ownUid() {
     try {
       Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
       return ((Integer) uid).longValue() & 0xFFFFFFFFL;
     } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return uidFromJdk();
+    }
+  }
+
+  /**
+   * The real user id as the JDK's {@code com.sun.security.auth.module.UnixSystem} reports it
+   * (getuid(2), in the jdk.security.auth module of every JDK on Linux and macOS), or -1
+   * where there is none (Windows) or the module is missing.
+   */
+  static long uidFromJdk() {
+    try {
+      Class<?> unix = Class.forName("com.sun.security.auth.module.UnixSystem");
+      Object uid = unix.getMethod("getUid").invoke(unix.getConstructor().newInstance());
+      return ((Long) uid) & 0xFFFFFFFFL;
+    } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
       return -1;
+    }
+  }
+
+  private static Long uid(Path p) {
+    try {
+      return ((Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS)).longValue() & 0xFFFFFFFFL;
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return null;
     }
   }
 

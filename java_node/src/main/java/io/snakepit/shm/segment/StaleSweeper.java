@@ -1,6 +1,8 @@
 package io.snakepit.shm.segment;
 
 import io.snakepit.shm.platform.PlatformException;
+import io.snakepit.shm.platform.PlatformFeature;
+import io.snakepit.shm.platform.PlatformText;
 import io.snakepit.shm.platform.SharedMemoryPlatform;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -35,6 +37,11 @@ import org.slf4j.LoggerFactory;
  * an unlink gets ENOENT, which is ignored, and both decisions are the same because a
  * dead process stays dead.
  *
+ * <p>Where segments are not files in a listable directory (macOS, Windows: no
+ * {@link PlatformFeature#SEGMENT_DIRECTORY}) a sweep lists nothing and says so: its result
+ * has {@link Result#listed()} false and the reason, logged at INFO the first time (the shm
+ * dir is only a state directory there and holds no segment).
+ *
  * <p>Thread-safety: stateless apart from the platform; call from one thread at a time.
  */
 public final class StaleSweeper {
@@ -45,6 +52,7 @@ public final class StaleSweeper {
   private final SharedMemoryPlatform platform;
   private final Path shmDir;
   private final ManagerInstance self;
+  private boolean unavailableLogged;
 
   public StaleSweeper(SharedMemoryPlatform platform, Path shmDir, ManagerInstance self) {
     this.platform = platform;
@@ -52,9 +60,35 @@ public final class StaleSweeper {
     this.self = self;
   }
 
-  /** What a sweep saw and did. */
+  /**
+   * What a sweep saw and did. {@code unavailable}: why segments could not be listed on this
+   * platform (then every count is 0 because nothing was looked at), or null when they were.
+   */
   public record Result(int scanned, int reclaimed, long reclaimedBytes, int live, int own, int unreadable,
-      long durationMs, boolean dryRun) {}
+      long durationMs, boolean dryRun, String unavailable) {
+    /** A sweep that listed the shm dir. */
+    public Result(int scanned, int reclaimed, long reclaimedBytes, int live, int own, int unreadable,
+        long durationMs, boolean dryRun) {
+      this(scanned, reclaimed, reclaimedBytes, live, own, unreadable, durationMs, dryRun, null);
+    }
+
+    /** True when the segments were listed, false where the platform cannot list them. */
+    public boolean listed() {
+      return unavailable == null;
+    }
+  }
+
+  /**
+   * Why this platform's segments cannot be listed, or null when they can (they are files
+   * in the shm dir).
+   */
+  public String unavailableReason() {
+    if (platform.features().contains(PlatformFeature.SEGMENT_DIRECTORY)) {
+      return null;
+    }
+    String why = PlatformText.segmentListingUnavailable(platform.family());
+    return why != null ? why : "segment listing is not available: segments are not files on this platform";
+  }
 
   /**
    * Why an owner is dead, or null when it may be alive: another boot, no process with its
@@ -83,6 +117,16 @@ public final class StaleSweeper {
   /** Sweeps once, calling {@code progress} with the count of files examined so far. */
   public Result sweep(boolean dryRun, IntConsumer progress) {
     long startNs = System.nanoTime();
+    String unavailable = unavailableReason();
+    if (unavailable != null) {
+      if (!unavailableLogged) {
+        unavailableLogged = true;
+        LOG.info("stale sweep skipped: {}", unavailable);
+      } else {
+        LOG.debug("stale sweep skipped: {}", unavailable);
+      }
+      return new Result(0, 0, 0, 0, 0, 0, (System.nanoTime() - startNs) / 1_000_000, dryRun, unavailable);
+    }
     byte[] bootId = platform.bootId();
     int scanned = 0;
     int reclaimed = 0;

@@ -17,6 +17,17 @@ class PlatformsTest {
   }
 
   @Test
+  void theCurrentFamilyIsSelectedWithoutConstructingAPlatformAndEachFamilyBuildsItsOwn() {
+    assertEquals(OsFamily.LINUX, Platforms.currentFamily());
+    assertEquals(OsFamily.LINUX, new LinuxPlatform().family());
+    assertInstanceOf(LinuxPlatform.class, Platforms.forFamily(OsFamily.LINUX));
+    assertEquals("MacOsPlatform runs on macOS only, not on Linux", assertThrows(UnsupportedPlatformException.class,
+        () -> Platforms.forFamily(OsFamily.MACOS)).getMessage());
+    assertEquals("WindowsPlatform runs on Windows only, not on Linux", assertThrows(
+        UnsupportedPlatformException.class, () -> Platforms.forFamily(OsFamily.WINDOWS)).getMessage());
+  }
+
+  @Test
   void eachOsNameSelectsItsFamily() {
     assertEquals(OsFamily.LINUX, Platforms.select("Linux", "amd64"));
     assertEquals(OsFamily.LINUX, Platforms.select("Linux", "aarch64"));

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.snakepit.shm.platform.OsFamily;
+import io.snakepit.shm.platform.PlatformText;
 import io.snakepit.shm.platform.Platforms;
+import io.snakepit.shm.platform.PretendPlatform;
 import io.snakepit.shm.platform.SharedMemoryPlatform;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -92,6 +95,25 @@ class StaleSweeperTest {
     assertFalse(Files.exists(dead.path()));
     assertTrue(Files.exists(live.path()));
     assertTrue(Files.exists(ours.path()));
+  }
+
+  @Test
+  void whereSegmentsAreNotFilesTheSweepListsNothingAndSaysWhyInsteadOfReportingZero() throws Exception {
+    Segment dead = segmentOf(deadManager());
+    assertTrue(new StaleSweeper(platform, dir, self).sweep(true).listed());
+    for (OsFamily family : List.of(OsFamily.MACOS, OsFamily.WINDOWS)) {
+      StaleSweeper sweeper = new StaleSweeper(new PretendPlatform(family), dir, self);
+      StaleSweeper.Result r = sweeper.sweep(false);
+      assertFalse(r.listed(), family.toString());
+      assertEquals(PlatformText.segmentListingUnavailable(family), r.unavailable());
+      assertEquals(r.unavailable(), sweeper.unavailableReason());
+      assertEquals(0, r.scanned());
+      assertEquals(0, r.reclaimed());
+      // the dir was not looked at: even a file of a dead manager that is there stays
+      assertTrue(Files.exists(dead.path()), family.toString());
+      assertFalse(sweeper.sweep(false).listed(), "again, without logging it at INFO again");
+    }
+    assertEquals(1, new StaleSweeper(platform, dir, self).sweep(false).reclaimed());
   }
 
   @Test
