@@ -65,6 +65,33 @@ defmodule SnakepitShm.TestNode do
     end
   end
 
+  @doc "Calls `fun` until it returns true; flunks when `deadline_ms` passed first."
+  @spec await((() -> boolean()), String.t(), non_neg_integer()) :: true
+  def await(fun, what, deadline_ms \\ 10_000) do
+    started = System.monotonic_time(:millisecond)
+
+    Stream.repeatedly(fn -> fun.() end)
+    |> Enum.find(fn
+      true ->
+        true
+
+      false ->
+        if System.monotonic_time(:millisecond) - started > deadline_ms,
+          do: ExUnit.Assertions.flunk("#{what} did not happen within #{deadline_ms} ms")
+
+        Process.sleep(5)
+        false
+    end)
+  end
+
+  @doc "Stops a GenServer that may be gone already."
+  @spec stop_quietly(GenServer.server(), timeout()) :: :ok
+  def stop_quietly(server, timeout \\ :infinity) do
+    GenServer.stop(server, :normal, timeout)
+  catch
+    :exit, _ -> :ok
+  end
+
   @doc "Spawns a process that allocates `size_bytes` and waits; returns `{pid, descriptor}`."
   @spec spawn_holder(pos_integer(), keyword()) :: {pid(), SnakepitShm.descriptor()}
   def spawn_holder(size_bytes, opts \\ []) do

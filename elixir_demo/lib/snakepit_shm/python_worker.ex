@@ -16,7 +16,7 @@ defmodule SnakepitShm.PythonWorker do
   taken for the answer to the next request, so stop a worker that timed out.
   """
 
-  alias SnakepitShm.{Error, JSON, OsProcess, Paths, WorkerReply}
+  alias SnakepitShm.{Error, JSON, OsProcess, Paths, PythonPort, WorkerReply}
 
   @typedoc "A running worker."
   @type t :: %{port: port(), os_pid: pos_integer()}
@@ -26,7 +26,6 @@ defmodule SnakepitShm.PythonWorker do
 
   @default_timeout_ms 10_000
   @max_line_bytes 65_536
-  @worker_args ["-u", "-m", "snakepit_shm.worker"]
 
   @doc """
   Starts a worker and checks it answers `ping`.
@@ -37,7 +36,7 @@ defmodule SnakepitShm.PythonWorker do
   """
   @spec start(keyword()) :: {:ok, t()} | {:error, Error.t()}
   def start(opts \\ []) do
-    with {:ok, python} <- find_python(opts[:python]) do
+    with {:ok, python} <- PythonPort.find_python(opts[:python]) do
       python_path = opts[:python_path] || Paths.python_demo()
 
       port = open_port(python, python_path, opts[:stderr_path])
@@ -82,7 +81,7 @@ defmodule SnakepitShm.PythonWorker do
     rescue
       ArgumentError -> worker_gone(worker, :closed)
     else
-      true -> await_reply(worker, request, deadline, "")
+      true -> await_reply(worker, request, deadline)
     end
   end
 
@@ -121,48 +120,23 @@ defmodule SnakepitShm.PythonWorker do
 
   @spec open_port(Path.t(), Path.t(), Path.t() | nil) :: port()
   defp open_port(python, python_path, stderr_path) do
-    {executable, args, extra_env} =
-      case stderr_path do
-        nil ->
-          {python, @worker_args, []}
-
-        # `exec` keeps the OS pid: the worker's pid is the Port's.
-        path ->
-          script = ~S(exec "$0" "$@" 2>>"$SNAKEPIT_SHM_STDERR_PATH")
-
-          {"/bin/sh", ["-c", script, python | @worker_args],
-           [{~c"SNAKEPIT_SHM_STDERR_PATH", String.to_charlist(path)}]}
-      end
-
-    Port.open({:spawn_executable, executable}, [
-      :binary,
-      :exit_status,
-      :use_stdio,
-      {:line, @max_line_bytes},
-      {:args, args},
-      {:env, [{~c"PYTHONPATH", String.to_charlist(python_path)} | extra_env]}
-    ])
+    PythonPort.open(python, PythonPort.worker_args(nil),
+      python_path: python_path,
+      stderr_path: stderr_path,
+      max_line_bytes: @max_line_bytes
+    )
   end
 
-  @spec await_reply(t(), map(), integer(), binary()) :: reply()
-  defp await_reply(%{port: port} = worker, request, deadline, partial) do
-    remaining_ms = max(deadline - System.monotonic_time(:millisecond), 0)
+  @spec await_reply(t(), map(), integer()) :: reply()
+  defp await_reply(worker, request, deadline) do
+    case PythonPort.await_reply(worker.port, deadline, &WorkerReply.parse/1) do
+      {:reply, reply} ->
+        reply
 
-    receive do
-      {^port, {:data, {:noeol, chunk}}} ->
-        await_reply(worker, request, deadline, partial <> chunk)
-
-      {^port, {:data, {:eol, chunk}}} ->
-        case WorkerReply.parse(partial <> chunk) do
-          :not_a_reply -> await_reply(worker, request, deadline, "")
-          {:ok, fields} -> {:ok, fields}
-          {:error, error} -> {:error, error}
-        end
-
-      {^port, {:exit_status, status}} ->
+      {:exit_status, status} ->
         worker_gone(worker, {:exit_status, status})
-    after
-      remaining_ms ->
+
+      :timeout ->
         Error.new(
           :timeout,
           "the Python worker (OS pid #{worker.os_pid}) did not answer " <>
@@ -203,21 +177,4 @@ defmodule SnakepitShm.PythonWorker do
       %{os_pid: worker.os_pid}
     )
   end
-
-  @spec find_python(Path.t() | nil) :: {:ok, Path.t()} | {:error, Error.t()}
-  defp find_python(nil) do
-    case System.find_executable("python3") do
-      nil ->
-        Error.new(
-          :not_found,
-          "python3 is not on PATH",
-          "install Python 3 with numpy, or pass python: \"/path/to/python3\""
-        )
-
-      python ->
-        {:ok, python}
-    end
-  end
-
-  defp find_python(python), do: {:ok, python}
 end

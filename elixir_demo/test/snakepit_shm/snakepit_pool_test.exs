@@ -6,6 +6,8 @@ defmodule SnakepitShm.Snakepit.PoolTest do
   alias SnakepitShm.Snakepit.{Pool, Result, SessionStore}
   alias SnakepitShm.TestNode
 
+  import SnakepitShm.TestNode, only: [await: 2, stop_quietly: 2]
+
   @moduletag :python
 
   setup do
@@ -13,7 +15,7 @@ defmodule SnakepitShm.Snakepit.PoolTest do
     {:ok, store} = SessionStore.start_link(server: TestNode.server(), name: nil)
 
     on_exit(fn ->
-      stop_quietly(store)
+      stop_quietly(store, 60_000)
       File.rm(log_path)
     end)
 
@@ -310,7 +312,7 @@ defmodule SnakepitShm.Snakepit.PoolTest do
 
     case Pool.start_link(opts) do
       {:ok, pool} ->
-        on_exit(fn -> stop_quietly(pool) end)
+        on_exit(fn -> stop_quietly(pool, 60_000) end)
         pool
 
       {:error, error} ->
@@ -329,27 +331,4 @@ defmodule SnakepitShm.Snakepit.PoolTest do
   end
 
   defp sha256(bytes), do: :crypto.hash(:sha256, bytes) |> Base.encode16(case: :lower)
-
-  defp stop_quietly(pid) do
-    GenServer.stop(pid, :normal, 60_000)
-  catch
-    :exit, _ -> :ok
-  end
-
-  defp await(fun, what, deadline_ms \\ 10_000) do
-    started = System.monotonic_time(:millisecond)
-
-    Stream.repeatedly(fn -> fun.() end)
-    |> Enum.find(fn
-      true ->
-        true
-
-      false ->
-        if System.monotonic_time(:millisecond) - started > deadline_ms,
-          do: flunk("#{what} did not happen within #{deadline_ms} ms")
-
-        Process.sleep(5)
-        false
-    end)
-  end
 end

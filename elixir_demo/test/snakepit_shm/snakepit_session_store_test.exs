@@ -5,6 +5,8 @@ defmodule SnakepitShm.Snakepit.SessionStoreTest do
   alias SnakepitShm.Snakepit.{Session, SessionStore}
   alias SnakepitShm.TestNode
 
+  import SnakepitShm.TestNode, only: [await: 2, stop_quietly: 1]
+
   doctest SnakepitShm.Snakepit.Session
 
   setup do
@@ -226,28 +228,5 @@ defmodule SnakepitShm.Snakepit.SessionStoreTest do
     stop_quietly(small)
 
     assert {:error, %{code: :not_found}} = SessionStore.get_session(:no_such_store_here, "s")
-  end
-
-  defp stop_quietly(pid) do
-    GenServer.stop(pid)
-  catch
-    :exit, _ -> :ok
-  end
-
-  defp await(fun, what, deadline_ms \\ 10_000) do
-    started = System.monotonic_time(:millisecond)
-
-    Stream.repeatedly(fn -> fun.() end)
-    |> Enum.find(fn
-      true ->
-        true
-
-      false ->
-        if System.monotonic_time(:millisecond) - started > deadline_ms,
-          do: flunk("#{what} did not happen within #{deadline_ms} ms")
-
-        Process.sleep(5)
-        false
-    end)
   end
 end

@@ -62,7 +62,9 @@ defmodule SnakepitShm.Snakepit.Pool do
   require Logger
 
   alias SnakepitShm.Error
-  alias SnakepitShm.Snakepit.{Result, SessionStore, Session, Worker, WorkerProfile}
+  alias SnakepitShm.Snakepit.{Result, SessionStore, Session, Support, Worker, WorkerProfile}
+
+  import Support, only: [check_keyword: 3, invalid: 2]
 
   @default_timeout_ms 60_000
   @default_threads 4
@@ -85,6 +87,7 @@ defmodule SnakepitShm.Snakepit.Pool do
     :max_queue_size
   ]
   @execute_keys [:pool, :timeout, :session_id, :affinity]
+  @names %{what: "the pool", key: :pool, start: "start it with start_link/1", limit: 10}
   @reserved_args ["op", "req"]
 
   @typedoc "A pool: its registered name or pid (default `#{inspect(__MODULE__)}`)."
@@ -154,10 +157,7 @@ defmodule SnakepitShm.Snakepit.Pool do
   """
   @spec await_ready(pool(), timeout()) :: :ok | {:error, Error.t()}
   def await_ready(pool \\ __MODULE__, timeout \\ 5_000) do
-    case call(pool, :await_ready, timeout) do
-      {:ok, :ok} -> :ok
-      {:error, _} = error -> error
-    end
+    pool |> call(:await_ready, timeout) |> Support.ok()
   end
 
   # ------------------------------------------------------------------------------------
@@ -226,11 +226,11 @@ defmodule SnakepitShm.Snakepit.Pool do
   `worker_restarts`, `sessions` (sessions with affinity).
   """
   @spec get_stats(pool()) :: map()
-  def get_stats(pool \\ __MODULE__), do: unwrap!(call(pool, :get_stats, 10_000))
+  def get_stats(pool \\ __MODULE__), do: Error.unwrap!(call(pool, :get_stats, 10_000))
 
   @doc "The worker ids (`\"worker_1\"`, ...)."
   @spec list_workers(pool()) :: [String.t()]
-  def list_workers(pool \\ __MODULE__), do: unwrap!(call(pool, :list_workers, 10_000))
+  def list_workers(pool \\ __MODULE__), do: Error.unwrap!(call(pool, :list_workers, 10_000))
 
   @doc """
   Each worker's `SnakepitShm.Snakepit.Worker.info/1`: `id`, `mode`, `threads`,
@@ -241,14 +241,14 @@ defmodule SnakepitShm.Snakepit.Pool do
   def worker_info(pool \\ __MODULE__) do
     pool
     |> call(:worker_pids, 10_000)
-    |> unwrap!()
+    |> Error.unwrap!()
     |> Enum.map(fn pid -> Worker.info(pid) end)
   end
 
   @doc "The worker the session is bound to (`nil`: none yet)."
   @spec session_worker(pool(), String.t()) :: String.t() | nil
   def session_worker(pool \\ __MODULE__, session_id),
-    do: unwrap!(call(pool, {:session_worker, session_id}, 10_000))
+    do: Error.unwrap!(call(pool, {:session_worker, session_id}, 10_000))
 
   # ------------------------------------------------------------------------------------
   # GenServer
@@ -653,10 +653,7 @@ defmodule SnakepitShm.Snakepit.Pool do
   @spec checkout(pool(), String.t() | nil, atom() | nil, pos_integer()) ::
           {:ok, map()} | {:error, Error.t()}
   defp checkout(pool, session_id, affinity, timeout) do
-    case call(pool, {:checkout, session_id, affinity, timeout}, timeout + @call_margin_ms) do
-      {:ok, lease} -> {:ok, lease}
-      {:error, _} = error -> error
-    end
+    call(pool, {:checkout, session_id, affinity, timeout}, timeout + @call_margin_ms)
   end
 
   @spec run(map(), command(), {map(), map()}, String.t() | nil, pos_integer()) ::
@@ -749,31 +746,7 @@ defmodule SnakepitShm.Snakepit.Pool do
   # ------------------------------------------------------------------------------------
 
   @spec call(pool(), term(), timeout()) :: {:ok, term()} | {:error, Error.t()}
-  defp call(pool, request, timeout) do
-    GenServer.call(pool, request, timeout)
-  catch
-    :exit, {reason, _} when reason in [:noproc, :normal, :shutdown] ->
-      Error.new(
-        :not_found,
-        "the pool #{inspect(pool)} is not running",
-        "start it with start_link/1",
-        %{
-          pool: pool
-        }
-      )
-
-    :exit, {:timeout, _} ->
-      Error.new(:timeout, "the pool #{inspect(pool)} did not answer in time", nil, %{pool: pool})
-
-    :exit, reason ->
-      Error.new(:platform_error, "the pool exited: #{inspect(reason, limit: 10)}", nil, %{
-        pool: pool
-      })
-  end
-
-  @spec unwrap!({:ok, term()} | {:error, Error.t()}) :: term()
-  defp unwrap!({:ok, value}), do: value
-  defp unwrap!({:error, error}), do: raise(error)
+  defp call(pool, request, timeout), do: Support.call(pool, request, timeout, @names)
 
   @spec bump(map(), atom()) :: map()
   defp bump(state, key), do: %{state | stats: Map.update!(state.stats, key, &(&1 + 1))}
@@ -907,13 +880,9 @@ defmodule SnakepitShm.Snakepit.Pool do
   defp normalize_args(other),
     do: invalid("args must be a map, got #{inspect(other, limit: 5)}", :args)
 
+  # An option given as nil takes its default.
   @spec positive(keyword(), atom(), pos_integer()) :: {:ok, pos_integer()} | {:error, Error.t()}
-  defp positive(opts, key, default) do
-    case Keyword.get(opts, key) || default do
-      value when is_integer(value) and value > 0 -> {:ok, value}
-      other -> invalid("#{key}: must be a positive integer, got #{inspect(other)}", key)
-    end
-  end
+  defp positive(opts, key, default), do: Support.positive(Keyword.get(opts, key) || default, key)
 
   @spec check_env(term()) :: :ok | {:error, Error.t()}
   defp check_env(env) do
@@ -932,28 +901,4 @@ defmodule SnakepitShm.Snakepit.Pool do
       key -> invalid("#{key}: must be a path (a string), got #{inspect(opts[key])}", key)
     end
   end
-
-  @spec check_keyword(term(), [atom()], String.t()) :: :ok | {:error, Error.t()}
-  defp check_keyword(opts, allowed, function) do
-    cond do
-      not Keyword.keyword?(opts) ->
-        invalid(
-          "#{function} options must be a keyword list, got #{inspect(opts, limit: 5)}",
-          :opts
-        )
-
-      (unknown = Enum.find(Keyword.keys(opts), &(&1 not in allowed))) != nil ->
-        invalid(
-          "#{function}: unknown option #{inspect(unknown)}; known: " <>
-            Enum.map_join(allowed, ", ", &inspect/1),
-          unknown
-        )
-
-      true ->
-        :ok
-    end
-  end
-
-  @spec invalid(String.t(), atom()) :: {:error, Error.t()}
-  defp invalid(message, key), do: Error.new(:invalid_request, message, nil, %{key: key})
 end

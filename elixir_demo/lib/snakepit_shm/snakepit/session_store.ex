@@ -50,7 +50,9 @@ defmodule SnakepitShm.Snakepit.SessionStore do
   require Logger
 
   alias SnakepitShm.Error
-  alias SnakepitShm.Snakepit.Session
+  alias SnakepitShm.Snakepit.{Session, Support}
+
+  import Support, only: [check_keyword: 3, invalid: 2]
 
   @default_ttl_s 3600
   @default_cleanup_interval_ms 60_000
@@ -69,6 +71,12 @@ defmodule SnakepitShm.Snakepit.SessionStore do
   ]
   @create_keys [:ttl, :ttl_ms, :metadata, :tenant]
   @reserved_allocate_keys [:session, :tenant, :holder]
+  @names %{
+    what: "the session store",
+    key: :store,
+    start: "start it with SnakepitShm.Snakepit.SessionStore.start_link/1",
+    limit: 50
+  }
 
   @typedoc "The store: its registered name or pid (default `#{inspect(__MODULE__)}`)."
   @type server :: GenServer.server()
@@ -176,12 +184,8 @@ defmodule SnakepitShm.Snakepit.SessionStore do
 
   @doc "Ends every expired session now; returns how many were ended."
   @spec cleanup_expired_sessions(server()) :: non_neg_integer()
-  def cleanup_expired_sessions(server \\ __MODULE__) do
-    case call(server, :cleanup_expired_sessions) do
-      {:ok, count} -> count
-      {:error, error} -> raise error
-    end
-  end
+  def cleanup_expired_sessions(server \\ __MODULE__),
+    do: server |> call(:cleanup_expired_sessions) |> Error.unwrap!()
 
   @doc """
   Counters: `sessions_created`, `sessions_deleted`, `sessions_expired`, `cleanup_runs`,
@@ -190,21 +194,11 @@ defmodule SnakepitShm.Snakepit.SessionStore do
   `node_links_lost`, `server`.
   """
   @spec get_stats(server()) :: map()
-  def get_stats(server \\ __MODULE__) do
-    case call(server, :get_stats) do
-      {:ok, stats} -> stats
-      {:error, error} -> raise error
-    end
-  end
+  def get_stats(server \\ __MODULE__), do: server |> call(:get_stats) |> Error.unwrap!()
 
   @doc "The ids of the live sessions."
   @spec list_sessions(server()) :: [session_id()]
-  def list_sessions(server \\ __MODULE__) do
-    case call(server, :list_sessions) do
-      {:ok, ids} -> ids
-      {:error, error} -> raise error
-    end
-  end
+  def list_sessions(server \\ __MODULE__), do: server |> call(:list_sessions) |> Error.unwrap!()
 
   @doc "True when the session exists (does not count as an access)."
   @spec session_exists?(server(), session_id()) :: boolean()
@@ -220,12 +214,8 @@ defmodule SnakepitShm.Snakepit.SessionStore do
   @spec store_worker_session(server(), session_id(), String.t()) :: :ok | {:error, Error.t()}
   def store_worker_session(server \\ __MODULE__, session_id, worker_id)
       when is_binary(worker_id) do
-    with :ok <- check_id(session_id) do
-      case call(server, {:store_worker_session, session_id, worker_id}) do
-        {:ok, :ok} -> :ok
-        {:error, _} = error -> error
-      end
-    end
+    with :ok <- check_id(session_id),
+         do: server |> call({:store_worker_session, session_id, worker_id}) |> Support.ok()
   end
 
   # ------------------------------------------------------------------------------------
@@ -259,12 +249,8 @@ defmodule SnakepitShm.Snakepit.SessionStore do
   @doc "Releases one region of the session before the session ends."
   @spec release_region(server(), session_id(), String.t()) :: :ok | {:error, Error.t()}
   def release_region(server \\ __MODULE__, session_id, region_id) when is_binary(region_id) do
-    with :ok <- check_id(session_id) do
-      case call(server, {:release_region, session_id, region_id}) do
-        {:ok, :ok} -> :ok
-        {:error, _} = error -> error
-      end
-    end
+    with :ok <- check_id(session_id),
+         do: server |> call({:release_region, session_id, region_id}) |> Support.ok()
   end
 
   @doc """
@@ -288,12 +274,7 @@ defmodule SnakepitShm.Snakepit.SessionStore do
 
   @doc "The snakepit-shm node the store allocates on."
   @spec node_server(server()) :: node()
-  def node_server(server \\ __MODULE__) do
-    case call(server, :node_server) do
-      {:ok, node} -> node
-      {:error, error} -> raise error
-    end
-  end
+  def node_server(server \\ __MODULE__), do: server |> call(:node_server) |> Error.unwrap!()
 
   # ------------------------------------------------------------------------------------
   # GenServer
@@ -344,7 +325,8 @@ defmodule SnakepitShm.Snakepit.SessionStore do
         )
 
       :error ->
-        with {:ok, ttl_ms} <- ttl_ms(opts, state.default_ttl_ms),
+        with {:ok, ttl_ms} <-
+               ttl_ms(opts, {:ttl_ms, :ttl}, state.default_ttl_ms, "a non-negative integer"),
              {:ok, metadata} <- metadata(opts),
              :ok <- check_tenant(tenant),
              :ok <- check_quota(state) do
@@ -699,27 +681,8 @@ defmodule SnakepitShm.Snakepit.SessionStore do
   end
 
   @spec call(server(), term(), timeout()) :: term()
-  defp call(server, request, timeout \\ @call_timeout_ms) do
-    GenServer.call(server, request, timeout)
-  catch
-    :exit, {reason, _} when reason in [:noproc, :normal, :shutdown] ->
-      Error.new(
-        :not_found,
-        "the session store #{inspect(server)} is not running",
-        "start it with SnakepitShm.Snakepit.SessionStore.start_link/1",
-        %{store: server}
-      )
-
-    :exit, {:timeout, _} ->
-      Error.new(:timeout, "the session store #{inspect(server)} did not answer in time", nil, %{
-        store: server
-      })
-
-    :exit, reason ->
-      Error.new(:platform_error, "the session store exited: #{inspect(reason)}", nil, %{
-        store: server
-      })
-  end
+  defp call(server, request, timeout \\ @call_timeout_ms),
+    do: Support.call(server, request, timeout, @names)
 
   # --- validation -------------------------------------------------------------------
 
@@ -727,11 +690,20 @@ defmodule SnakepitShm.Snakepit.SessionStore do
   defp validate_start(opts) do
     with :ok <- check_keyword(opts, @start_keys, "start_link"),
          {:ok, server} <- fetch_server(opts),
-         {:ok, ttl_ms} <- default_ttl_ms(opts),
+         {:ok, ttl_ms} <-
+           ttl_ms(opts, {:default_ttl_ms, :default_ttl}, @default_ttl_s * 1000, ">= 0"),
          {:ok, interval} <-
-           non_neg(opts, :cleanup_interval, @default_cleanup_interval_ms),
-         {:ok, max_sessions} <- positive(opts, :max_sessions, @default_max_sessions),
-         {:ok, node_timeout_ms} <- positive(opts, :node_timeout_ms, @default_node_timeout_ms),
+           opts
+           |> Keyword.get(:cleanup_interval, @default_cleanup_interval_ms)
+           |> Support.non_negative(:cleanup_interval),
+         {:ok, max_sessions} <-
+           opts
+           |> Keyword.get(:max_sessions, @default_max_sessions)
+           |> Support.positive(:max_sessions),
+         {:ok, node_timeout_ms} <-
+           opts
+           |> Keyword.get(:node_timeout_ms, @default_node_timeout_ms)
+           |> Support.positive(:node_timeout_ms),
          :ok <- check_tenant(opts[:tenant]) do
       {:ok,
        %{
@@ -760,23 +732,15 @@ defmodule SnakepitShm.Snakepit.SessionStore do
     end
   end
 
-  @spec default_ttl_ms(keyword()) :: {:ok, non_neg_integer()} | {:error, Error.t()}
-  defp default_ttl_ms(opts) do
-    case {opts[:default_ttl_ms], opts[:default_ttl]} do
-      {nil, nil} -> {:ok, @default_ttl_s * 1000}
-      {nil, s} when is_integer(s) and s >= 0 -> {:ok, s * 1000}
-      {ms, nil} when is_integer(ms) and ms >= 0 -> {:ok, ms}
-      _ -> invalid("give one of default_ttl (seconds) or default_ttl_ms, >= 0", :default_ttl)
-    end
-  end
-
-  @spec ttl_ms(keyword(), non_neg_integer()) :: {:ok, non_neg_integer()} | {:error, Error.t()}
-  defp ttl_ms(opts, default) do
-    case {opts[:ttl_ms], opts[:ttl]} do
+  # A TTL given in ms or in seconds (not both), or the default.
+  @spec ttl_ms(keyword(), {atom(), atom()}, non_neg_integer(), String.t()) ::
+          {:ok, non_neg_integer()} | {:error, Error.t()}
+  defp ttl_ms(opts, {ms_key, s_key}, default, rule) do
+    case {opts[ms_key], opts[s_key]} do
       {nil, nil} -> {:ok, default}
       {nil, s} when is_integer(s) and s >= 0 -> {:ok, s * 1000}
       {ms, nil} when is_integer(ms) and ms >= 0 -> {:ok, ms}
-      _ -> invalid("give one of ttl (seconds) or ttl_ms, a non-negative integer", :ttl)
+      _ -> invalid("give one of #{s_key} (seconds) or #{ms_key}, #{rule}", s_key)
     end
   end
 
@@ -794,23 +758,6 @@ defmodule SnakepitShm.Snakepit.SessionStore do
 
   defp check_tenant(other),
     do: invalid("tenant: must be a non-empty binary, got #{inspect(other)}", :tenant)
-
-  @spec non_neg(keyword(), atom(), non_neg_integer()) ::
-          {:ok, non_neg_integer()} | {:error, Error.t()}
-  defp non_neg(opts, key, default) do
-    case Keyword.get(opts, key, default) do
-      value when is_integer(value) and value >= 0 -> {:ok, value}
-      other -> invalid("#{key}: must be a non-negative integer, got #{inspect(other)}", key)
-    end
-  end
-
-  @spec positive(keyword(), atom(), pos_integer()) :: {:ok, pos_integer()} | {:error, Error.t()}
-  defp positive(opts, key, default) do
-    case Keyword.get(opts, key, default) do
-      value when is_integer(value) and value > 0 -> {:ok, value}
-      other -> invalid("#{key}: must be a positive integer, got #{inspect(other)}", key)
-    end
-  end
 
   @spec check_id(term()) :: :ok | {:error, Error.t()}
   defp check_id(id) do
@@ -847,28 +794,4 @@ defmodule SnakepitShm.Snakepit.SessionStore do
         :ok
     end
   end
-
-  @spec check_keyword(term(), [atom()], String.t()) :: :ok | {:error, Error.t()}
-  defp check_keyword(opts, allowed, function) do
-    cond do
-      not Keyword.keyword?(opts) ->
-        invalid(
-          "#{function} options must be a keyword list, got #{inspect(opts, limit: 5)}",
-          :opts
-        )
-
-      (unknown = Enum.find(Keyword.keys(opts), &(&1 not in allowed))) != nil ->
-        invalid(
-          "#{function}: unknown option #{inspect(unknown)}; known: " <>
-            Enum.map_join(allowed, ", ", &inspect/1),
-          unknown
-        )
-
-      true ->
-        :ok
-    end
-  end
-
-  @spec invalid(String.t(), atom()) :: {:error, Error.t()}
-  defp invalid(message, key), do: Error.new(:invalid_request, message, nil, %{key: key})
 end

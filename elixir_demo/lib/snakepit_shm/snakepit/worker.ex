@@ -28,12 +28,11 @@ defmodule SnakepitShm.Snakepit.Worker do
 
   require Logger
 
-  alias SnakepitShm.{Error, JSON, OsProcess, Paths, WorkerReply}
+  alias SnakepitShm.{Error, JSON, OsProcess, Paths, PythonPort, WorkerReply}
 
   @max_line_bytes 1_048_576
   @default_start_timeout_ms 15_000
   @call_margin_ms 5_000
-  @worker_args ["-u", "-m", "snakepit_shm.worker"]
 
   @typedoc "A worker's reply."
   @type reply :: {:ok, WorkerReply.fields()} | {:error, Error.t()}
@@ -442,7 +441,7 @@ defmodule SnakepitShm.Snakepit.Worker do
 
   @spec launch(map()) :: {:ok, map()} | {:error, Error.t()}
   defp launch(state) do
-    with {:ok, python} <- find_python(state.config.python) do
+    with {:ok, python} <- PythonPort.find_python(state.config.python) do
       port = open_port(python, state.config)
       {:os_pid, os_pid} = Port.info(port, :os_pid)
       state = %{state | port: port, os_pid: os_pid, buffer: ""}
@@ -451,7 +450,7 @@ defmodule SnakepitShm.Snakepit.Worker do
       Port.command(port, line)
       deadline = System.monotonic_time(:millisecond) + state.config.start_timeout_ms
 
-      case await_ping(state, req, deadline, "") do
+      case await_ping(state, req, deadline) do
         {:ok, fields} -> check_ping(state, fields, python)
         {:error, why} -> launch_failed(state, python, why)
       end
@@ -479,51 +478,26 @@ defmodule SnakepitShm.Snakepit.Worker do
     end
   end
 
-  @spec await_ping(map(), non_neg_integer(), integer(), binary()) ::
-          {:ok, map()} | {:error, String.t()}
-  defp await_ping(%{port: port} = state, req, deadline, partial) do
-    remaining = max(deadline - System.monotonic_time(:millisecond), 0)
-
-    receive do
-      {^port, {:data, {:noeol, chunk}}} ->
-        await_ping(state, req, deadline, partial <> chunk)
-
-      {^port, {:data, {:eol, chunk}}} ->
-        case ping_reply(state.mode, partial <> chunk, req) do
-          {:ok, fields} -> {:ok, fields}
-          {:error, %{message: message}} -> {:error, "ping answered: error #{message}"}
-          :skip -> await_ping(state, req, deadline, "")
-        end
-
-      {^port, {:exit_status, status}} ->
-        {:error, "it exited with status #{status}"}
-    after
-      remaining -> {:error, "it did not answer ping in time"}
+  @spec await_ping(map(), non_neg_integer(), integer()) :: {:ok, map()} | {:error, String.t()}
+  defp await_ping(state, req, deadline) do
+    case PythonPort.await_reply(state.port, deadline, &ping_reply(state.mode, &1, req)) do
+      {:reply, {:ok, fields}} -> {:ok, fields}
+      {:reply, {:error, %{message: message}}} -> {:error, "ping answered: error #{message}"}
+      {:exit_status, status} -> {:error, "it exited with status #{status}"}
+      :timeout -> {:error, "it did not answer ping in time"}
     end
   end
 
   @spec ping_reply(:process | :thread, String.t(), non_neg_integer()) ::
-          {:ok, map()} | {:error, map()} | :skip
-  defp ping_reply(:process, line, _req) do
-    case WorkerReply.parse(line) do
-      :not_a_reply -> :skip
-      reply -> reply
-    end
-  end
+          {:ok, map()} | {:error, map()} | :not_a_reply
+  defp ping_reply(:process, line, _req), do: WorkerReply.parse(line)
 
   defp ping_reply(:thread, line, req) do
     prefix = Integer.to_string(req) <> " "
 
-    if String.starts_with?(line, prefix) do
-      case WorkerReply.parse(
-             binary_part(line, byte_size(prefix), byte_size(line) - byte_size(prefix))
-           ) do
-        :not_a_reply -> :skip
-        reply -> reply
-      end
-    else
-      :skip
-    end
+    if String.starts_with?(line, prefix),
+      do: line |> String.replace_prefix(prefix, "") |> WorkerReply.parse(),
+      else: :not_a_reply
   end
 
   @spec launch_failed(map(), Path.t(), String.t()) :: {:error, Error.t()}
@@ -571,52 +545,15 @@ defmodule SnakepitShm.Snakepit.Worker do
   end
 
   @spec args(map()) :: [String.t()]
-  defp args(%{threads: nil}), do: @worker_args
-  defp args(%{threads: n}), do: @worker_args ++ ["--threads", Integer.to_string(n)]
+  defp args(config), do: PythonPort.worker_args(config.threads)
 
   @spec open_port(Path.t(), map()) :: port()
   defp open_port(python, config) do
-    env =
-      [{"PYTHONPATH", config.python_path} | config.env]
-      |> Enum.map(fn {k, v} -> {String.to_charlist(k), String.to_charlist(v)} end)
-
-    {executable, args, env} =
-      case config.stderr_path do
-        nil ->
-          {python, args(config), env}
-
-        # `exec` keeps the OS pid: the worker's pid is the Port's.
-        path ->
-          script = ~S(exec "$0" "$@" 2>>"$SNAKEPIT_SHM_STDERR_PATH")
-
-          {"/bin/sh", ["-c", script, python | args(config)],
-           [{~c"SNAKEPIT_SHM_STDERR_PATH", String.to_charlist(path)} | env]}
-      end
-
-    Port.open({:spawn_executable, executable}, [
-      :binary,
-      :exit_status,
-      :use_stdio,
-      {:line, @max_line_bytes},
-      {:args, args},
-      {:env, env}
-    ])
+    PythonPort.open(python, args(config),
+      python_path: config.python_path,
+      env: config.env,
+      stderr_path: config.stderr_path,
+      max_line_bytes: @max_line_bytes
+    )
   end
-
-  @spec find_python(Path.t() | nil) :: {:ok, Path.t()} | {:error, Error.t()}
-  defp find_python(nil) do
-    case System.find_executable("python3") do
-      nil ->
-        Error.new(
-          :not_found,
-          "python3 is not on PATH",
-          "install Python 3 with numpy, or pass python: \"/path/to/python3\""
-        )
-
-      python ->
-        {:ok, python}
-    end
-  end
-
-  defp find_python(python), do: {:ok, python}
 end

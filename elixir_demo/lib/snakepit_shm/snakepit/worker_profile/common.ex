@@ -1,11 +1,35 @@
 defmodule SnakepitShm.Snakepit.WorkerProfile.Common do
   @moduledoc false
   # The callbacks both profiles implement the same way, on SnakepitShm.Snakepit.Worker.
+  # `use SnakepitShm.Snakepit.WorkerProfile.Common` declares the behaviour and defines
+  # them; a profile adds `start_worker/1` and `get_capacity/1`.
 
   alias SnakepitShm.Error
   alias SnakepitShm.Snakepit.Worker
 
   @health_timeout_ms 5_000
+
+  defmacro __using__(_opts) do
+    quote do
+      @behaviour SnakepitShm.Snakepit.WorkerProfile
+
+      @impl true
+      def stop_worker(worker), do: SnakepitShm.Snakepit.Worker.stop(worker)
+
+      @impl true
+      def execute_request(worker, request, timeout),
+        do: SnakepitShm.Snakepit.Worker.execute(worker, request, timeout)
+
+      @impl true
+      def get_load(worker), do: SnakepitShm.Snakepit.WorkerProfile.Common.load(worker)
+
+      @impl true
+      def health_check(worker), do: SnakepitShm.Snakepit.WorkerProfile.Common.health(worker)
+
+      @impl true
+      def get_metadata(worker), do: SnakepitShm.Snakepit.WorkerProfile.Common.metadata(worker)
+    end
+  end
 
   @spec start(map(), pos_integer() | nil) :: {:ok, pid()} | {:error, Error.t()}
   def start(config, threads) do

@@ -8,29 +8,13 @@ defmodule SnakepitShm.Snakepit.WorkerProfile.Process do
   serves it.
   """
 
-  @behaviour SnakepitShm.Snakepit.WorkerProfile
+  use SnakepitShm.Snakepit.WorkerProfile.Common
 
-  alias SnakepitShm.Snakepit.Worker
   alias SnakepitShm.Snakepit.WorkerProfile.Common
 
   @impl true
   def start_worker(config), do: Common.start(config, nil)
 
   @impl true
-  def stop_worker(worker), do: Worker.stop(worker)
-
-  @impl true
-  def execute_request(worker, request, timeout), do: Worker.execute(worker, request, timeout)
-
-  @impl true
   def get_capacity(_worker), do: 1
-
-  @impl true
-  def get_load(worker), do: Common.load(worker)
-
-  @impl true
-  def health_check(worker), do: Common.health(worker)
-
-  @impl true
-  def get_metadata(worker), do: Common.metadata(worker)
 end

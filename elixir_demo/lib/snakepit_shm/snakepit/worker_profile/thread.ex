@@ -8,7 +8,7 @@ defmodule SnakepitShm.Snakepit.WorkerProfile.Thread do
   compute in parallel; the Python code they run must be thread-safe.
   """
 
-  @behaviour SnakepitShm.Snakepit.WorkerProfile
+  use SnakepitShm.Snakepit.WorkerProfile.Common
 
   alias SnakepitShm.Snakepit.Worker
   alias SnakepitShm.Snakepit.WorkerProfile.Common
@@ -17,20 +17,5 @@ defmodule SnakepitShm.Snakepit.WorkerProfile.Thread do
   def start_worker(config), do: Common.start(config, Map.fetch!(config, :threads_per_worker))
 
   @impl true
-  def stop_worker(worker), do: Worker.stop(worker)
-
-  @impl true
-  def execute_request(worker, request, timeout), do: Worker.execute(worker, request, timeout)
-
-  @impl true
   def get_capacity(worker), do: Worker.info(worker).capacity
-
-  @impl true
-  def get_load(worker), do: Common.load(worker)
-
-  @impl true
-  def health_check(worker), do: Common.health(worker)
-
-  @impl true
-  def get_metadata(worker), do: Common.metadata(worker)
 end
