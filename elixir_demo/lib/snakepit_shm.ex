@@ -185,7 +185,7 @@ defmodule SnakepitShm do
   @spec ping(server(), keyword()) :: {:ok, map()} | error()
   def ping(server, opts \\ []) do
     checked(:ping, server, opts, fn timeout_ms, _node_opts ->
-      instrument(:ping, server, %{}, nil, fn -> Call.call(server, :ping, timeout_ms) end)
+      node_call(:ping, server, %{}, nil, :ping, timeout_ms)
     end)
   end
 
@@ -205,9 +205,7 @@ defmodule SnakepitShm do
       request = {:allocate, size_bytes, Map.put_new(node_opts, :holder, self())}
       bytes = if is_integer(size_bytes), do: size_bytes
 
-      instrument(:allocate, server, scope(node_opts), bytes, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:allocate, server, scope(node_opts), bytes, request, timeout_ms)
     end)
   end
 
@@ -223,9 +221,7 @@ defmodule SnakepitShm do
         request = {:allocate_many, sizes_bytes, Map.put_new(node_opts, :holder, self())}
         bytes = if Enum.all?(sizes_bytes, &is_integer/1), do: Enum.sum(sizes_bytes)
 
-        instrument(:allocate_many, server, scope(node_opts), bytes, fn ->
-          Call.call(server, request, timeout_ms)
-        end)
+        node_call(:allocate_many, server, scope(node_opts), bytes, request, timeout_ms)
     end)
   end
 
@@ -239,9 +235,7 @@ defmodule SnakepitShm do
     checked(:release_many, server, opts, [list: {:ids, ids}], fn timeout_ms, node_opts ->
       request = {:release_many, ids, Map.put_new(node_opts, :holder, self())}
 
-      instrument(:release_many, server, scope(node_opts), nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:release_many, server, scope(node_opts), nil, request, timeout_ms)
     end)
   end
 
@@ -262,9 +256,14 @@ defmodule SnakepitShm do
         node_opts = Map.put_new(node_opts, :holder, self())
         request = {:write, id, offset, data, node_opts}
 
-        instrument(:write_consistent, server, scope(node_opts, id), byte_size(data), fn ->
-          Call.call(server, request, call_timeout(timeout_ms, node_opts))
-        end)
+        node_call(
+          :write_consistent,
+          server,
+          scope(node_opts, id),
+          byte_size(data),
+          request,
+          call_timeout(timeout_ms, node_opts)
+        )
     end)
   end
 
@@ -282,9 +281,14 @@ defmodule SnakepitShm do
       request = {:read, id, offset, length, node_opts}
       bytes = if is_integer(length) and length >= 0, do: length
 
-      instrument(:read_consistent, server, scope(node_opts, id), bytes, fn ->
-        Call.call(server, request, call_timeout(timeout_ms, node_opts))
-      end)
+      node_call(
+        :read_consistent,
+        server,
+        scope(node_opts, id),
+        bytes,
+        request,
+        call_timeout(timeout_ms, node_opts)
+      )
     end)
   end
 
@@ -319,9 +323,7 @@ defmodule SnakepitShm do
       node_opts = put_token(node_opts, Map.get(descriptor, :token))
       request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
 
-      instrument(:acquire, server, scope(node_opts, id), nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:acquire, server, scope(node_opts, id), nil, request, timeout_ms)
     end)
   end
 
@@ -330,9 +332,7 @@ defmodule SnakepitShm do
       node_opts = put_token(node_opts, nil)
       request = {:acquire, id, Map.put_new(node_opts, :holder, self())}
 
-      instrument(:acquire, server, scope(node_opts, id), nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:acquire, server, scope(node_opts, id), nil, request, timeout_ms)
     end)
   end
 
@@ -367,9 +367,7 @@ defmodule SnakepitShm do
     checked(:release, server, opts, fn timeout_ms, node_opts ->
       request = {:release, id, Map.put_new(node_opts, :holder, self())}
 
-      instrument(:release, server, scope(node_opts, id), nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:release, server, scope(node_opts, id), nil, request, timeout_ms)
     end)
   end
 
@@ -384,9 +382,7 @@ defmodule SnakepitShm do
     checked(:free, server, opts, fn timeout_ms, node_opts ->
       request = {:free, id, Map.put_new(node_opts, :holder, self())}
 
-      instrument(:free, server, scope(node_opts, id), nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:free, server, scope(node_opts, id), nil, request, timeout_ms)
     end)
   end
 
@@ -408,9 +404,7 @@ defmodule SnakepitShm do
     checked(:info, server, opts, fn timeout_ms, node_opts ->
       request = if map_size(node_opts) == 0, do: {:info, id}, else: {:info, id, node_opts}
 
-      instrument(:info, server, scope(node_opts, id), nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:info, server, scope(node_opts, id), nil, request, timeout_ms)
     end)
   end
 
@@ -425,9 +419,7 @@ defmodule SnakepitShm do
   @spec list(server(), opts()) :: {:ok, [map()]} | error()
   def list(server, filter \\ []) do
     checked(:list, server, filter, fn timeout_ms, node_filter ->
-      instrument(:list, server, scope(node_filter), nil, fn ->
-        Call.call(server, {:list, node_filter}, timeout_ms)
-      end)
+      node_call(:list, server, scope(node_filter), nil, {:list, node_filter}, timeout_ms)
     end)
   end
 
@@ -449,9 +441,7 @@ defmodule SnakepitShm do
 
       metadata = Map.put(scope(node_opts), :session, session)
 
-      instrument(:release_session, server, metadata, nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:release_session, server, metadata, nil, request, timeout_ms)
     end)
   end
 
@@ -475,9 +465,7 @@ defmodule SnakepitShm do
     checked(:health, server, opts, fn timeout_ms, node_opts ->
       request = if map_size(node_opts) == 0, do: :health, else: {:health, node_opts}
 
-      instrument(:health, server, scope(node_opts), nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:health, server, scope(node_opts), nil, request, timeout_ms)
     end)
   end
 
@@ -493,9 +481,7 @@ defmodule SnakepitShm do
   @spec config_set(server(), map(), keyword()) :: {:ok, map()} | error()
   def config_set(server, changes, opts \\ []) do
     checked(:config_set, server, opts, [map: {:changes, changes}], fn timeout_ms, _node_opts ->
-      instrument(:config_set, server, %{}, nil, fn ->
-        Call.call(server, {:config, {:set, changes}}, timeout_ms)
-      end)
+      node_call(:config_set, server, %{}, nil, {:config, {:set, changes}}, timeout_ms)
     end)
   end
 
@@ -515,7 +501,7 @@ defmodule SnakepitShm do
   def report(server, opts \\ []) do
     checked(:report, server, opts, fn timeout_ms, node_opts ->
       request = if map_size(node_opts) == 0, do: :report, else: {:report, node_opts}
-      instrument(:report, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+      node_call(:report, server, %{}, nil, request, timeout_ms)
     end)
   end
 
@@ -535,7 +521,7 @@ defmodule SnakepitShm do
   def subscribe(server, opts \\ []) do
     checked(:subscribe, server, opts, fn timeout_ms, node_opts ->
       request = {:subscribe, Map.put_new(node_opts, :pid, self())}
-      instrument(:subscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+      node_call(:subscribe, server, %{}, nil, request, timeout_ms)
     end)
   end
 
@@ -547,7 +533,7 @@ defmodule SnakepitShm do
   def unsubscribe(server, opts \\ []) do
     checked(:unsubscribe, server, opts, fn timeout_ms, node_opts ->
       request = {:unsubscribe, Map.put_new(node_opts, :pid, self())}
-      instrument(:unsubscribe, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+      node_call(:unsubscribe, server, %{}, nil, request, timeout_ms)
     end)
   end
 
@@ -559,9 +545,7 @@ defmodule SnakepitShm do
   @spec call(server(), term(), non_neg_integer()) :: term()
   def call(server, request, timeout_ms \\ @default_timeout_ms) do
     checked(:call, server, [timeout_ms: timeout_ms], fn timeout_ms, _node_opts ->
-      instrument(:call, server, %{request: request_name(request)}, nil, fn ->
-        Call.call(server, request, timeout_ms)
-      end)
+      node_call(:call, server, %{request: request_name(request)}, nil, request, timeout_ms)
     end)
   end
 
@@ -681,11 +665,17 @@ defmodule SnakepitShm do
 
   defp outcome(metadata, _other), do: Map.merge(metadata, %{result: :error, code: nil})
 
+  # One instrumented call to the node: the telemetry span around Call.call/3.
+  @spec node_call(atom(), server(), map(), non_neg_integer() | nil, term(), non_neg_integer()) ::
+          term()
+  defp node_call(call, server, scope, bytes, request, timeout_ms),
+    do: instrument(call, server, scope, bytes, fn -> Call.call(server, request, timeout_ms) end)
+
   # A call with only `timeout_ms` as option.
   @spec simple(atom(), server(), term(), opts()) :: term()
   defp simple(call, server, request, opts) do
     checked(call, server, opts, fn timeout_ms, _node_opts ->
-      instrument(call, server, %{}, nil, fn -> Call.call(server, request, timeout_ms) end)
+      node_call(call, server, %{}, nil, request, timeout_ms)
     end)
   end
 
