@@ -1,5 +1,8 @@
 package io.snakepit.shm.platform;
 
+import static io.snakepit.shm.platform.PlatformArgs.cString;
+import static io.snakepit.shm.platform.PlatformArgs.requireNonNegative;
+
 import com.sun.jna.Function;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
@@ -180,17 +183,8 @@ public final class LinuxPlatform implements SharedMemoryPlatform {
    * {@link #punchHole}. Pages stay allocated.
    */
   void zeroThroughMapping(int fd, long offsetBytes, long lengthBytes, String name) {
-    long endBytes = Math.min(offsetBytes + lengthBytes, stat(fd, name).sizeBytes());
-    if (endBytes <= offsetBytes) {
-      return;
-    }
-    long mapStartBytes = offsetBytes - offsetBytes % pageSizeBytes;
-    Mapping mapping = map(fd, mapStartBytes, endBytes - mapStartBytes, true, name);
-    try {
-      mapping.fill(offsetBytes - mapStartBytes, endBytes - offsetBytes, (byte) 0);
-    } finally {
-      unmap(mapping);
-    }
+    PlatformArgs.zeroThroughMapping(this, fd, offsetBytes, lengthBytes, stat(fd, name).sizeBytes(), pageSizeBytes,
+        name);
   }
 
   /**
@@ -202,14 +196,7 @@ public final class LinuxPlatform implements SharedMemoryPlatform {
    */
   @Override
   public Mapping map(int fd, long offsetBytes, long lengthBytes, boolean writable, String name) {
-    requireNonNegative("offsetBytes", offsetBytes);
-    if (lengthBytes <= 0) {
-      throw new IllegalArgumentException("lengthBytes must be positive, was " + lengthBytes);
-    }
-    if (offsetBytes % pageSizeBytes != 0) {
-      throw new IllegalArgumentException("offsetBytes " + offsetBytes + " is not a multiple of the page size "
-          + pageSizeBytes);
-    }
+    PlatformArgs.checkMapRange(offsetBytes, lengthBytes, pageSizeBytes);
     int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
     Pointer address = Libc.mmap(null, lengthBytes, prot, MAP_SHARED, fd, offsetBytes);
     if (address == null || Pointer.nativeValue(address) == MAP_FAILED) {
@@ -378,20 +365,6 @@ public final class LinuxPlatform implements SharedMemoryPlatform {
     return shmDir.resolve(fileName).toString();
   }
 
-  /** The UTF-8 bytes of {@code s} with a terminating NUL. */
-  private static byte[] cString(String s) {
-    if (s.indexOf('\0') >= 0) {
-      throw new IllegalArgumentException("path contains a NUL character: " + s);
-    }
-    byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
-    return Arrays.copyOf(utf8, utf8.length + 1);
-  }
-
-  private static void requireNonNegative(String what, long value) {
-    if (value < 0) {
-      throw new IllegalArgumentException(what + " must not be negative, was " + value);
-    }
-  }
 
   /** blocks * fragment size, saturating instead of overflowing. */
   private static long bytes(long blocks, long fragmentBytes) {

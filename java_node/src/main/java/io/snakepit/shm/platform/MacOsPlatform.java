@@ -1,5 +1,8 @@
 package io.snakepit.shm.platform;
 
+import static io.snakepit.shm.platform.PlatformArgs.cString;
+import static io.snakepit.shm.platform.PlatformArgs.requireNonNegative;
+
 import com.sun.jna.Function;
 import com.sun.jna.Library;
 import com.sun.jna.Memory;
@@ -159,17 +162,8 @@ public final class MacOsPlatform implements SharedMemoryPlatform {
     if (lengthBytes == 0) {
       return;
     }
-    long endBytes = Math.min(offsetBytes + lengthBytes, stat(fd, name).sizeBytes());
-    if (endBytes <= offsetBytes) {
-      return;
-    }
-    long mapStartBytes = offsetBytes - offsetBytes % pageSizeBytes;
-    Mapping mapping = map(fd, mapStartBytes, endBytes - mapStartBytes, true, name);
-    try {
-      mapping.fill(offsetBytes - mapStartBytes, endBytes - offsetBytes, (byte) 0);
-    } finally {
-      unmap(mapping);
-    }
+    PlatformArgs.zeroThroughMapping(this, fd, offsetBytes, lengthBytes, stat(fd, name).sizeBytes(), pageSizeBytes,
+        name);
   }
 
   /**
@@ -178,14 +172,7 @@ public final class MacOsPlatform implements SharedMemoryPlatform {
    */
   @Override
   public Mapping map(int fd, long offsetBytes, long lengthBytes, boolean writable, String name) {
-    requireNonNegative("offsetBytes", offsetBytes);
-    if (lengthBytes <= 0) {
-      throw new IllegalArgumentException("lengthBytes must be positive, was " + lengthBytes);
-    }
-    if (offsetBytes % pageSizeBytes != 0) {
-      throw new IllegalArgumentException("offsetBytes " + offsetBytes + " is not a multiple of the page size "
-          + pageSizeBytes);
-    }
+    PlatformArgs.checkMapRange(offsetBytes, lengthBytes, pageSizeBytes);
     int prot = writable ? MacOsAbi.PROT_READ | MacOsAbi.PROT_WRITE : MacOsAbi.PROT_READ;
     Pointer address = Libc.mmap(null, lengthBytes, prot, MacOsAbi.MAP_SHARED, fd, offsetBytes);
     if (address == null || Pointer.nativeValue(address) == -1L) {
@@ -424,19 +411,6 @@ public final class MacOsPlatform implements SharedMemoryPlatform {
     }
   }
 
-  private static byte[] cString(String s) {
-    if (s.indexOf('\0') >= 0) {
-      throw new IllegalArgumentException("name contains a NUL character: " + s);
-    }
-    byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
-    return Arrays.copyOf(utf8, utf8.length + 1);
-  }
-
-  private static void requireNonNegative(String what, long value) {
-    if (value < 0) {
-      throw new IllegalArgumentException(what + " must not be negative, was " + value);
-    }
-  }
 
   private static PlatformException error(String call, String name, int macErrno) {
     int portable = MacOsAbi.portableErrno(call, macErrno);

@@ -219,24 +219,13 @@ public final class WindowsPlatform implements SharedMemoryPlatform {
    */
   @Override
   public void punchHole(int fd, long offsetBytes, long lengthBytes, String name) {
-    if (offsetBytes < 0 || lengthBytes < 0) {
-      throw new IllegalArgumentException("offset and length must not be negative, were " + offsetBytes + " and "
-          + lengthBytes);
-    }
+    PlatformArgs.requireNonNegative("offsetBytes", offsetBytes);
+    PlatformArgs.requireNonNegative("lengthBytes", lengthBytes);
     if (lengthBytes == 0) {
       return;
     }
-    long endBytes = Math.min(offsetBytes + lengthBytes, sizeOf(sections.get(fd, "punchHole")));
-    if (endBytes <= offsetBytes) {
-      return;
-    }
-    long mapStartBytes = offsetBytes - offsetBytes % pageSizeBytes;
-    Mapping mapping = map(fd, mapStartBytes, endBytes - mapStartBytes, true, name);
-    try {
-      mapping.fill(offsetBytes - mapStartBytes, endBytes - offsetBytes, (byte) 0);
-    } finally {
-      unmap(mapping);
-    }
+    PlatformArgs.zeroThroughMapping(this, fd, offsetBytes, lengthBytes, sizeOf(sections.get(fd, "punchHole")),
+        pageSizeBytes, name);
   }
 
   /**
@@ -247,16 +236,7 @@ public final class WindowsPlatform implements SharedMemoryPlatform {
    */
   @Override
   public Mapping map(int fd, long offsetBytes, long lengthBytes, boolean writable, String name) {
-    if (offsetBytes < 0) {
-      throw new IllegalArgumentException("offsetBytes must not be negative, was " + offsetBytes);
-    }
-    if (lengthBytes <= 0) {
-      throw new IllegalArgumentException("lengthBytes must be positive, was " + lengthBytes);
-    }
-    if (offsetBytes % pageSizeBytes != 0) {
-      throw new IllegalArgumentException("offsetBytes " + offsetBytes + " is not a multiple of the page size "
-          + pageSizeBytes);
-    }
+    PlatformArgs.checkMapRange(offsetBytes, lengthBytes, pageSizeBytes);
     Section s = sections.get(fd, "MapViewOfFile");
     Pointer handle = handleOf(s, "MapViewOfFile");
     if (writable && !s.writable) {
