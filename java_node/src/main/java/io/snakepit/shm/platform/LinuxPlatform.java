@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Arrays;
 
 /**
  * {@link SharedMemoryPlatform} on Linux (glibc or musl, x86_64 or aarch64), calling libc
