@@ -248,7 +248,27 @@ def _stale(desc: Descriptor, what: str) -> StaleDescriptorError:
         f"mapped it", remediation=STALE_REMEDIATION)
 
 
-class PathOpener(SegmentOpener):
+class _FdOpener(SegmentOpener):
+    """An opener whose handles are file descriptors: ``mmap`` of the fd,
+    ``os.close``, and the header read with ``pread``."""
+
+    def map(self, handle: Any, desc: Descriptor, length: int, offset: int,
+            whole: bool) -> mmap.mmap:
+        return _mmap_fd(handle, desc, length, offset, whole)
+
+    def close(self, handle: Any) -> None:
+        os.close(handle)
+
+    def read_head(self, handle: Any, desc: Descriptor, count: int,
+                  geometry: MapGeometry) -> bytes:
+        """``pread`` (which hugetlbfs supports too)."""
+        try:
+            return os.pread(handle, count, 0)
+        except OSError as exc:
+            raise os_error(exc, desc, "read") from exc
+
+
+class PathOpener(_FdOpener):
     """Linux (the default there): the segment is the file at the
     descriptor's ``path``; opened ``O_NOFOLLOW|O_CLOEXEC`` (``O_RDONLY``
     for read_only, ``O_RDWR`` otherwise), identity ``(st_dev, st_ino)``
@@ -301,21 +321,6 @@ class PathOpener(SegmentOpener):
             raise _stale(desc, "the segment file at this path")
         return fd
 
-    def map(self, handle: Any, desc: Descriptor, length: int, offset: int,
-            whole: bool) -> mmap.mmap:
-        return _mmap_fd(handle, desc, length, offset, whole)
-
-    def close(self, handle: Any) -> None:
-        os.close(handle)
-
-    def read_head(self, handle: Any, desc: Descriptor, count: int,
-                  geometry: MapGeometry) -> bytes:
-        """``pread`` (which hugetlbfs supports too)."""
-        try:
-            return os.pread(handle, count, 0)
-        except OSError as exc:
-            raise os_error(exc, desc, "read") from exc
-
     @staticmethod
     def _open_fd(desc: Descriptor) -> int:
         flags = os.O_RDONLY if desc.read_only else os.O_RDWR
@@ -367,7 +372,7 @@ def windows_section_name(desc: Descriptor) -> str:
     return f"{WINDOWS_DEFAULT_NAMESPACE}\\{segment_base_name(desc)}"
 
 
-class PosixShmOpener(SegmentOpener):
+class PosixShmOpener(_FdOpener):
     """macOS (the default there), or any POSIX system when asked for
     (``SNAKEPIT_SHM_OPEN_BY=name``): ``_posixshmem.shm_open(name, flags,
     0)`` with the name :func:`posix_shm_name` gives, ``O_RDONLY`` or
@@ -439,21 +444,13 @@ class PosixShmOpener(SegmentOpener):
             raise
         return fd
 
-    def map(self, handle: Any, desc: Descriptor, length: int, offset: int,
-            whole: bool) -> mmap.mmap:
-        return _mmap_fd(handle, desc, length, offset, whole)
-
-    def close(self, handle: Any) -> None:
-        os.close(handle)
-
     def read_head(self, handle: Any, desc: Descriptor, count: int,
                   geometry: MapGeometry) -> bytes:
         if self._darwin:
-            return super().read_head(handle, desc, count, geometry)
-        try:
-            return os.pread(handle, count, 0)
-        except OSError as exc:
-            raise os_error(exc, desc, "read") from exc
+            # xnu cannot pread a shm object: read through a mapping
+            return SegmentOpener.read_head(self, handle, desc, count,
+                                           geometry)
+        return super().read_head(handle, desc, count, geometry)
 
     def _open_fd(self, desc: Descriptor) -> int:
         name = posix_shm_name(desc)
