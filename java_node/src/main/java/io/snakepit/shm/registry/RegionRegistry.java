@@ -75,6 +75,8 @@ public final class RegionRegistry {
   private final long ownUid = io.snakepit.shm.segment.ShmDirGuard.ownUid();
   /** Problems the periodic shm dir check reported and still sees (each is reported once). */
   private final Set<String> knownDirProblems = new LinkedHashSet<>();
+  /** Where the next shm dir check starts among the region slots. */
+  private int dirCheckCursor;
 
   public RegionRegistry(SegmentStore store, ShmConfig config, HolderListener listener) {
     this.store = store;
@@ -1063,36 +1065,48 @@ public final class RegionRegistry {
     if (dir != null) {
       now.add(dir);
     }
-    int checked = 0;
-    Set<Segment> seen = new java.util.HashSet<>();
-    for (PoolSegment p : pool.segments()) {
-      seen.add(p.segment);
-    }
-    if (dedicatedSegments > 0) {
-      for (Region r : regions.values()) {
-        if (!r.segment().isPooled()) {
-          seen.add(r.segment());
+    boolean complete = true;
+    if (store.platform().features().contains(io.snakepit.shm.platform.PlatformFeature.SEGMENT_DIRECTORY)) {
+      // where segments are not files in the shm dir there is nothing to stat
+      int checked = 0;
+      for (PoolSegment p : pool.segments()) {
+        addProblem(now, p.segment);
+        checked++;
+      }
+      // dedicated segments from a rotating cursor, at most `budget` stats per check; a
+      // partial pass only adds problems (one is cleared after a full pass no longer sees it)
+      int slots = regions.slotCount();
+      int visited = 0;
+      for (; visited < slots && dedicatedSegments > 0; visited++) {
+        if (checked >= budget) {
+          complete = false;
+          break;
+        }
+        Region r = regions.slotAt((dirCheckCursor + visited) % slots);
+        if (r != null && r.poolBlock == null) {
+          addProblem(now, r.segment());
+          checked++;
         }
       }
-    }
-    boolean files = store.platform().features().contains(
-        io.snakepit.shm.platform.PlatformFeature.SEGMENT_DIRECTORY);
-    for (Segment s : seen) {
-      if (!files || checked++ >= budget) {
-        break; // where segments are not files in the shm dir there is nothing to stat
-      }
-      String p = io.snakepit.shm.segment.ShmDirGuard.segmentProblem(s, ownUid);
-      if (p != null) {
-        now.add(p);
-      }
+      dirCheckCursor = slots == 0 ? 0 : (dirCheckCursor + visited) % slots;
     }
     for (String p : now) {
       if (knownDirProblems.add(p)) {
         securityEvent(SecurityEvent.Kind.SHM_DIR, "check", null, null, null, p, nowMs);
       }
     }
+    if (!complete) {
+      return now;
+    }
     knownDirProblems.retainAll(now);
     return now;
+  }
+
+  private void addProblem(List<String> problems, Segment s) {
+    String p = io.snakepit.shm.segment.ShmDirGuard.segmentProblem(s, ownUid);
+    if (p != null) {
+      problems.add(p);
+    }
   }
 
   /** The shm dir problems the last check saw (empty when all is well). */
