@@ -102,6 +102,10 @@ final class PoolAllocator {
     if (pool.bumpRoomBytes() < SizeClasses.MIN_BLOCK_BYTES) {
       withRoom.clear(pool.slot);
     }
+    // a payload must not start out showing headers of blocks from before a reset
+    for (long header : pool.staleHeadersIn(offset, blockBytes)) {
+      store.clear(pool.segment, header, RegionLayoutMath.BLOCK_OVERHEAD_BYTES);
+    }
     return new Block(pool, offset, c, blockBytes);
   }
 

@@ -26,6 +26,13 @@ final class PoolSegment {
   private final long endBytes;
   private final LongStack[] freeByClass;
   private long bumpBytes;
+  /**
+   * 64-byte granules (from {@code startBytes}) where a block header has been written. A
+   * free clears its block's payload but leaves the header (marked freed, so stale
+   * descriptors are recognised); after a reset, blocks of another layout may be bumped over
+   * such headers, which {@link #staleHeadersIn} finds so they are cleared first.
+   */
+  private final java.util.BitSet headerGranules = new java.util.BitSet();
   private long freeListBytes;
   private int liveBlocks;
   /** Some range was punched since the last reset: reserve everything again on reset. */
@@ -59,6 +66,36 @@ final class PoolSegment {
     return entry;
   }
 
+  private int granule(long offset) {
+    return (int) ((offset - startBytes) / RegionLayoutMath.BLOCK_OVERHEAD_BYTES);
+  }
+
+  /**
+   * Offsets of earlier blocks' headers inside the payload of the block just bumped at
+   * {@code offset} (there are some only after a reset changed the layout); each is
+   * forgotten as it is returned, since the caller clears it.
+   */
+  long[] staleHeadersIn(long offset, long blockBytes) {
+    int from = granule(offset) + 1;
+    int to = granule(offset + blockBytes);
+    int first = headerGranules.nextSetBit(from);
+    if (first < 0 || first >= to) {
+      return EMPTY; // the common case: one bit lookup, no allocation
+    }
+    long[] out = new long[8];
+    int k = 0;
+    for (int g = first; g >= 0 && g < to; g = headerGranules.nextSetBit(g + 1)) {
+      if (k == out.length) {
+        out = java.util.Arrays.copyOf(out, k * 2);
+      }
+      out[k++] = startBytes + (long) g * RegionLayoutMath.BLOCK_OVERHEAD_BYTES;
+    }
+    headerGranules.clear(from, to);
+    return java.util.Arrays.copyOf(out, k);
+  }
+
+  private static final long[] EMPTY = new long[0];
+
   /** Never-used bytes left at the end. */
   long bumpRoomBytes() {
     return endBytes - bumpBytes;
@@ -71,6 +108,7 @@ final class PoolSegment {
     }
     long offset = bumpBytes;
     bumpBytes += blockBytes;
+    headerGranules.set(granule(offset));
     liveBlocks++;
     emptySinceMs = -1;
     return offset;

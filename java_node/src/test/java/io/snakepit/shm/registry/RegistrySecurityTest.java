@@ -250,4 +250,25 @@ class RegistrySecurityTest {
         "an operator ends the whole session (the two already ended, in their grace period, count again)");
     assertEquals(Region.State.FREED, theirs.state());
   }
+
+  @Test
+  void aBlockBumpedOverEarlierHeadersAfterAResetStartsAsZeros() throws IOException {
+    Region a = registry.allocate(new AllocateRequest(64, alice, null, null, false, 0, null, Access.READ_WRITE), T0);
+    Region b = registry.allocate(new AllocateRequest(64, alice, null, null, false, 0, null, Access.READ_WRITE), T0);
+    registry.release(a.id(), alice, null, T0);
+    registry.release(b.id(), alice, null, T0);
+    registry.tick(T0 + 1000); // both deallocated: the segment is empty and reset
+    Region big = registry.allocate(new AllocateRequest(512, alice, null, null, false, 0, null, Access.READ_WRITE),
+        T0 + 1000);
+    assertEquals(a.segment(), big.segment(), "the same pooled segment, bumped from its start again");
+    assertTrue(big.payloadOffsetBytes() < b.headerOffsetBytes()
+        && b.headerOffsetBytes() < big.payloadOffsetBytes() + big.sizeBytes(), "spans the old header of b");
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(big.segment().path(),
+        java.nio.file.StandardOpenOption.READ)) {
+      java.nio.ByteBuffer payload = java.nio.ByteBuffer.allocate(512);
+      ch.read(payload, big.payloadOffsetBytes());
+      assertTrue(java.util.Arrays.equals(new byte[512], payload.array()),
+          "no byte of an earlier block's header shows through a new payload");
+    }
+  }
 }
