@@ -111,6 +111,14 @@ defmodule SnakepitShm.AppConfigTest do
     audit_path = Path.join(System.tmp_dir!(), "snktest-mix-cfg-#{suffix}-audit.jsonl")
     File.mkdir!(shm_dir)
     File.chmod!(shm_dir, 0o700)
+
+    # registered first, so a node that fails to start leaves nothing behind either
+    on_exit(fn ->
+      File.rm_rf!(shm_dir)
+      File.rm(log_path)
+      File.rm(audit_path)
+    end)
+
     cookie = NodeProcess.random_cookie()
 
     Application.put_env(:snakepit, :shared_memory,
@@ -128,12 +136,7 @@ defmodule SnakepitShm.AppConfigTest do
 
     {:ok, node_process} = NodeProcess.start(stderr_path: log_path)
 
-    on_exit(fn ->
-      :ok = OsProcess.ensure_exited(node_process.os_pid, 5_000)
-      File.rm_rf!(shm_dir)
-      File.rm(log_path)
-      File.rm(audit_path)
-    end)
+    on_exit(fn -> :ok = OsProcess.ensure_exited(node_process.os_pid, 5_000) end)
 
     server = node_process.node
     assert Atom.to_string(server) =~ "snktest_mix_cfg_#{suffix}@"
